@@ -1,0 +1,32 @@
+// Command casebook is the troubleshooting casebook for edge clusters.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"runtime/debug"
+
+	"github.com/casebook-dev/casebook/internal/cli"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	f := &cli.Factory{IO: cli.System(), Version: buildVersion()}
+	code := cli.Run(ctx, f, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

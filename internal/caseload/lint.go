@@ -1,0 +1,175 @@
+package caseload
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/text"
+
+	casebook "github.com/casebook-dev/casebook"
+)
+
+var fileNamePattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*\.md$`)
+
+// Lint checks every case file at the root of fsys and returns the problems,
+// sorted by file and line. It checks all that Load checks, and also: file
+// names (the seed's link names for the seed's cases), titles and severities
+// against the seed, required sections present and in order, unknown
+// sections, fenced code blocks without a language, relative links that do
+// not resolve and related IDs that do not exist.
+func Lint(fsys fs.FS, prefix string) ([]Problem, error) {
+	lib, files, err := load(fsys, prefix)
+	if err != nil {
+		return nil, err
+	}
+	problems := append([]Problem(nil), lib.Problems...)
+	for _, p := range files {
+		if p.Case == nil {
+			continue
+		}
+		problems = append(problems, lintFile(fsys, lib, p)...)
+	}
+	sort.SliceStable(problems, func(i, j int) bool {
+		if problems[i].File != problems[j].File {
+			return problems[i].File < problems[j].File
+		}
+		return problems[i].Line < problems[j].Line
+	})
+	return problems, nil
+}
+
+func lintFile(fsys fs.FS, lib *Library, p *parsed) []Problem {
+	c := p.Case
+	var out []Problem
+	add := func(line int, warning bool, format string, args ...any) {
+		out = append(out, Problem{File: p.Name, Line: line, Message: fmt.Sprintf(format, args...), Warning: warning})
+	}
+
+	if s, ok := seedByID(c.ID); ok {
+		if c.File != s.File {
+			add(1, false, "file name %s does not match the seed's link for %s: %s", c.File, c.ID, s.File)
+		}
+		if c.Title != s.Title {
+			add(p.line("title"), false, "title %q differs from the seed's title for %s: %q", c.Title, c.ID, s.Title)
+		}
+		if c.Severity != s.Severity {
+			add(p.line("severity"), false, "severity %s differs from the seed's %s (%s) for %s", c.Severity, s.Severity, s.Severity.Label(), c.ID)
+		}
+	} else if !fileNamePattern.MatchString(c.File) {
+		add(1, false, "file name %s: use lower-case words joined by hyphens, ending in .md", c.File)
+	}
+
+	for _, id := range c.Related {
+		if _, ok := lib.Get(id); !ok {
+			add(p.line("related"), false, "related case %s does not exist", id)
+		} else if id == c.ID {
+			add(p.line("related"), false, "a case cannot be related to itself")
+		}
+	}
+	for _, r := range c.References {
+		if u, err := url.Parse(r); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+			add(p.line("references"), false, "reference %q is not an http(s) URL", r)
+		}
+	}
+
+	out = append(out, lintSections(p)...)
+	for _, f := range p.Fences {
+		if f.Lang == "" {
+			add(f.Line, false, "fenced code block without a language (```bash, ```yaml, ```text, ...)")
+		}
+	}
+	for _, l := range relativeLinks(c) {
+		target := path.Clean(l.dest)
+		if _, err := fs.Stat(fsys, target); err != nil {
+			add(l.line, false, "link %q does not resolve to a file in the library", l.dest)
+		}
+	}
+	return out
+}
+
+// lintSections checks that the required sections are there, in order, and
+// that every H2 is a known section.
+func lintSections(p *parsed) []Problem {
+	c := p.Case
+	var out []Problem
+	order := map[string]int{}
+	for i, s := range casebook.KnownSections {
+		order[s] = i
+	}
+	seen := map[string]bool{}
+	last := -1
+	for _, s := range c.Sections {
+		i, known := order[s.Title]
+		switch {
+		case !known:
+			out = append(out, Problem{File: p.Name, Line: s.Line, Message: fmt.Sprintf("unknown section %q (sections are: %s)", s.Title, strings.Join(casebook.KnownSections, ", "))})
+		case seen[s.Title]:
+			out = append(out, Problem{File: p.Name, Line: s.Line, Message: fmt.Sprintf("section %q appears twice", s.Title)})
+		case i < last:
+			out = append(out, Problem{File: p.Name, Line: s.Line, Message: fmt.Sprintf("section %q is out of order (order: %s)", s.Title, strings.Join(casebook.KnownSections, ", "))})
+		default:
+			last = i
+		}
+		seen[s.Title] = true
+	}
+	endLine := c.BodyLine + strings.Count(c.Body, "\n")
+	for _, req := range casebook.RequiredSections {
+		if !seen[req] {
+			out = append(out, Problem{File: p.Name, Line: endLine, Message: fmt.Sprintf("missing required section \"## %s\"", req)})
+		}
+	}
+	return out
+}
+
+type link struct {
+	dest string
+	line int
+}
+
+// relativeLinks returns the links of a case body that point inside the
+// library (no scheme, no leading slash, not a bare #anchor).
+func relativeLinks(c *casebook.Case) []link {
+	src := []byte(c.Body)
+	doc := goldmark.DefaultParser().Parse(text.NewReader(src))
+	var out []link
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		var dest string
+		switch l := n.(type) {
+		case *ast.Link:
+			dest = string(l.Destination)
+		case *ast.Image:
+			dest = string(l.Destination)
+		default:
+			return ast.WalkContinue, nil
+		}
+		u, err := url.Parse(dest)
+		if err != nil || u.Scheme != "" || u.Host != "" || u.Path == "" || strings.HasPrefix(u.Path, "/") {
+			return ast.WalkContinue, nil
+		}
+		out = append(out, link{dest: u.Path, line: c.BodyLine + nodeLine(n, src)})
+		return ast.WalkContinue, nil
+	})
+	return out
+}
+
+// nodeLine finds the body line (0-based) of an inline node through its
+// nearest block ancestor's first line.
+func nodeLine(n ast.Node, src []byte) int {
+	for b := n; b != nil; b = b.Parent() {
+		if b.Type() == ast.TypeBlock && b.Lines().Len() > 0 {
+			return bytes.Count(src[:b.Lines().At(0).Start], []byte("\n"))
+		}
+	}
+	return 0
+}

@@ -1,0 +1,352 @@
+package caseload
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	casebook "github.com/casebook-dev/casebook"
+)
+
+// Problem is one thing wrong with a case file, located by file and line.
+type Problem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+	Warning bool   `json:"warning,omitempty"`
+}
+
+func (p Problem) Error() string {
+	kind := ""
+	if p.Warning {
+		kind = "warning: "
+	}
+	if p.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s%s", p.File, p.Line, kind, p.Message)
+	}
+	return fmt.Sprintf("%s: %s%s", p.File, kind, p.Message)
+}
+
+// fence is a fenced code block in a case body.
+type fence struct {
+	Line int // file line of the opening fence
+	Lang string
+}
+
+// parsed is a case file as the parser saw it: the case (nil when the front
+// matter is unusable), what is wrong with it, and the facts lint needs.
+type parsed struct {
+	Name     string
+	Case     *casebook.Case
+	Problems []Problem
+	Fences   []fence
+	keyLines map[string]int
+}
+
+// frontMatter mirrors the YAML keys of a case file.
+type frontMatter struct {
+	ID          string            `yaml:"id"`
+	Title       string            `yaml:"title"`
+	TitleEN     string            `yaml:"title_en"`
+	SummaryEN   string            `yaml:"summary_en"`
+	Component   string            `yaml:"component"`
+	Severity    string            `yaml:"severity"`
+	Types       []string          `yaml:"types"`
+	Environment map[string]string `yaml:"environment"`
+	Signals     []yaml.Node       `yaml:"signals"`
+	Related     []string          `yaml:"related"`
+	References  []string          `yaml:"references"`
+}
+
+var (
+	idPattern      = regexp.MustCompile(`^[WKONS]-\d{3}$`)
+	yamlLineNumber = regexp.MustCompile(`line (\d+)`)
+	placeholderRE  = regexp.MustCompile(`待补充|\bTODO\b|\bTBD\b`)
+)
+
+// minContentRunes is how much text, without white space, makes a section real content.
+const minContentRunes = 40
+
+// parseFile parses one case file. name is used in problems; placeholders maps
+// a section title to the template's text for it, which does not count as content.
+func parseFile(name string, data []byte, placeholders map[string]string) *parsed {
+	p := &parsed{Name: name, keyLines: map[string]int{}}
+	fail := func(line int, format string, args ...any) {
+		p.Problems = append(p.Problems, Problem{File: name, Line: line, Message: fmt.Sprintf(format, args...)})
+	}
+	if !utf8.Valid(data) {
+		fail(invalidUTF8Line(data), "file is not valid UTF-8")
+		return p
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	if !strings.HasPrefix(text, "---\n") {
+		fail(1, "missing front matter: the file must start with a line \"---\"")
+		return p
+	}
+	end := strings.Index(text[4:], "\n---\n")
+	if end < 0 {
+		if strings.HasSuffix(text[4:], "\n---") {
+			end = len(text[4:]) - 4
+		} else {
+			fail(1, "front matter is not closed by a line \"---\"")
+			return p
+		}
+	}
+	yamlText := text[4 : 4+end+1]
+	body := ""
+	if rest := 4 + end + 5; rest <= len(text) {
+		body = text[rest:]
+	}
+	bodyLine := strings.Count(text[:4+end+1], "\n") + 2
+
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(yamlText), &root); err != nil {
+		fail(yamlErrorLine(err), "malformed front matter: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return p
+	}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		fail(2, "front matter must be a YAML mapping")
+		return p
+	}
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		p.keyLines[m.Content[i].Value] = m.Content[i].Line + 1
+	}
+	var fm frontMatter
+	if err := m.Decode(&fm); err != nil {
+		fail(yamlErrorLine(err), "malformed front matter: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return p
+	}
+
+	c := &casebook.Case{
+		ID: strings.TrimSpace(fm.ID), Title: strings.TrimSpace(fm.Title), TitleEN: strings.TrimSpace(fm.TitleEN),
+		SummaryEN: strings.TrimSpace(fm.SummaryEN), Environment: fm.Environment, Related: fm.Related,
+		References: fm.References, File: baseName(name), Body: body, BodyLine: bodyLine,
+	}
+	bad := false
+	keyFail := func(key, format string, args ...any) {
+		bad = true
+		fail(p.line(key), format, args...)
+	}
+	switch {
+	case c.ID == "":
+		keyFail("id", "missing id")
+	case !idPattern.MatchString(c.ID):
+		keyFail("id", "id %q is not of the form W-001 (prefix W, K, O, N or S, then three digits)", c.ID)
+	}
+	if c.Title == "" {
+		keyFail("title", "missing title")
+	}
+	if c.TitleEN == "" {
+		keyFail("title_en", "missing title_en")
+	}
+	if fm.Component == "" {
+		keyFail("component", "missing component")
+	} else if comp, err := casebook.ParseComponent(fm.Component); err != nil || string(comp) != fm.Component {
+		keyFail("component", "unknown component %q (want wasmedge, k3s, opa-gatekeeper, network or storage)", fm.Component)
+	} else {
+		c.Component = comp
+		if idPattern.MatchString(c.ID) && c.ID[:1] != comp.Prefix() {
+			keyFail("id", "id %s does not fit component %s (its IDs start with %s-)", c.ID, comp, comp.Prefix())
+		}
+	}
+	if fm.Severity == "" {
+		keyFail("severity", "missing severity")
+	} else if sev, err := casebook.ParseSeverity(fm.Severity); err != nil {
+		keyFail("severity", "%v", err)
+	} else {
+		c.Severity = sev
+	}
+	if len(fm.Types) == 0 {
+		keyFail("types", "missing types: give at least one fault type")
+	}
+	for _, t := range fm.Types {
+		ft, err := casebook.ParseFaultType(t)
+		if err != nil {
+			keyFail("types", "%v", err)
+			continue
+		}
+		c.Types = append(c.Types, ft)
+	}
+	for _, n := range fm.Signals {
+		sig, err := parseSignal(&n)
+		if err != nil {
+			bad = true
+			fail(n.Line+1, "signal: %v", err)
+			continue
+		}
+		c.Signals = append(c.Signals, sig)
+	}
+	if bad {
+		return p
+	}
+	p.Case = c
+	p.parseBody(name, placeholders)
+	return p
+}
+
+func (p *parsed) line(key string) int {
+	if l, ok := p.keyLines[key]; ok {
+		return l
+	}
+	return 1
+}
+
+func parseSignal(n *yaml.Node) (casebook.Signal, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if strings.TrimSpace(n.Value) == "" {
+			return casebook.Signal{}, fmt.Errorf("empty signal")
+		}
+		return casebook.Signal{Literal: n.Value}, nil
+	case yaml.MappingNode:
+		var m map[string]string
+		if err := n.Decode(&m); err != nil {
+			return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}: %w", err)
+		}
+		pat, ok := m["re"]
+		if !ok || len(m) != 1 || pat == "" {
+			return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}")
+		}
+		re, err := regexp.Compile("(?i)" + pat)
+		if err != nil {
+			return casebook.Signal{}, fmt.Errorf("bad regular expression %q: %v", pat, err)
+		}
+		return casebook.Signal{Pattern: pat, Regexp: re}, nil
+	}
+	return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}")
+}
+
+// parseBody splits the body into H2 sections, counts fenced code blocks and
+// computes the status.
+func (p *parsed) parseBody(name string, placeholders map[string]string) {
+	c := p.Case
+	lines := strings.Split(c.Body, "\n")
+	var cur *casebook.Section
+	var buf strings.Builder
+	flush := func() {
+		if cur != nil {
+			cur.Text = strings.TrimSpace(buf.String())
+			c.Sections = append(c.Sections, *cur)
+		}
+		buf.Reset()
+	}
+	var open string // the opening fence marker while inside a code block
+	for i, ln := range lines {
+		fileLine := c.BodyLine + i
+		trimmed := strings.TrimSpace(ln)
+		if open != "" {
+			if strings.HasPrefix(trimmed, open) && strings.Trim(trimmed, open[:1]) == "" {
+				open = ""
+			}
+			buf.WriteString(ln + "\n")
+			continue
+		}
+		if marker := fenceMarker(trimmed); marker != "" {
+			open = marker
+			p.Fences = append(p.Fences, fence{Line: fileLine, Lang: strings.TrimSpace(trimmed[len(marker):])})
+			if cur != nil {
+				cur.CodeBlocks++
+			}
+			buf.WriteString(ln + "\n")
+			continue
+		}
+		if strings.HasPrefix(ln, "## ") {
+			flush()
+			cur = &casebook.Section{Title: strings.TrimSpace(ln[3:]), Line: fileLine}
+			continue
+		}
+		buf.WriteString(ln + "\n")
+	}
+	if open != "" {
+		p.Problems = append(p.Problems, Problem{File: name, Line: p.Fences[len(p.Fences)-1].Line, Message: "code block is never closed"})
+	}
+	flush()
+	c.Status = p.status(placeholders)
+}
+
+// fenceMarker returns the run of backticks or tildes that opens a fenced code block.
+func fenceMarker(trimmed string) string {
+	for _, ch := range []string{"`", "~"} {
+		n := 0
+		for n < len(trimmed) && trimmed[n] == ch[0] {
+			n++
+		}
+		if n >= 3 {
+			return trimmed[:n]
+		}
+	}
+	return ""
+}
+
+// status computes 已完成 or 待补充: every required section present, in order,
+// with real content; command blocks in 排查过程 and 验证结果; an English summary.
+func (p *parsed) status(placeholders map[string]string) casebook.Status {
+	c := p.Case
+	if c.SummaryEN == "" {
+		return casebook.StatusDraft
+	}
+	next := 0
+	for _, s := range c.Sections {
+		if next < len(casebook.RequiredSections) && s.Title == casebook.RequiredSections[next] {
+			if !realContent(s.Text, placeholders[s.Title]) {
+				return casebook.StatusDraft
+			}
+			if (s.Title == "排查过程" || s.Title == "验证结果") && s.CodeBlocks == 0 {
+				return casebook.StatusDraft
+			}
+			next++
+		}
+	}
+	if next < len(casebook.RequiredSections) {
+		return casebook.StatusDraft
+	}
+	return casebook.StatusComplete
+}
+
+func realContent(text, placeholder string) bool {
+	squash := func(s string) string { return strings.Join(strings.Fields(s), "") }
+	t := squash(text)
+	if placeholder != "" && t == squash(placeholder) {
+		return false
+	}
+	return utf8.RuneCountInString(t) >= minContentRunes && !placeholderRE.MatchString(text)
+}
+
+func invalidUTF8Line(data []byte) int {
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		i += size
+	}
+	return line
+}
+
+// yamlErrorLine turns yaml.v3's "line N" (counted from the front matter's
+// first line) into a file line; the front matter starts on line 2.
+func yamlErrorLine(err error) int {
+	if m := yamlLineNumber.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n + 1
+	}
+	return 1
+}
+
+func baseName(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/casebook-dev/casebook/internal/caseload"
+)
+
+// LintOptions are the inputs of `casebook lint`.
+type LintOptions struct {
+	IO *IOStreams
+	// FS and Prefix locate the library to check.
+	FS     fs.FS
+	Prefix string
+}
+
+// NewCmdLint builds `casebook lint [DIR]`.
+func NewCmdLint(f *Factory, runF func(*LintOptions) error) *cobra.Command {
+	opts := &LintOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "lint [DIR]",
+		Short: "Check case files: front matter, vocabularies, IDs, sections, links, code blocks",
+		Long: `Check the case files in DIR (default: --cases, else ./cases when it exists,
+else the embedded library). Problems print as FILE:LINE: message. Exits 2 when
+there are errors; warnings alone exit 0.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErrorf("lint takes at most one directory")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := ""
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			opts.FS, opts.Prefix = libraryDir(f, dir)
+			if runF != nil {
+				return runF(opts)
+			}
+			return lintRun(opts)
+		},
+	}
+	return cmd
+}
+
+// libraryDir picks the library a maintenance command works on: DIR, then
+// --cases/CASEBOOK_CASES, then ./cases in a checkout, then the embedded one.
+func libraryDir(f *Factory, dir string) (fs.FS, string) {
+	if dir == "" {
+		dir = f.CasesDir
+	}
+	if dir == "" {
+		if st, err := os.Stat(filepath.Join("cases", caseload.TemplateFile)); err == nil && !st.IsDir() {
+			dir = "cases"
+		}
+	}
+	if dir == "" {
+		return f.CasesFS()
+	}
+	return os.DirFS(dir), filepath.ToSlash(filepath.Clean(dir)) + "/"
+}
+
+func lintRun(opts *LintOptions) error {
+	if _, err := fs.Stat(opts.FS, "."); err != nil {
+		return usageErrorf("case library %s: %v", opts.Prefix, err)
+	}
+	problems, err := caseload.Lint(opts.FS, opts.Prefix)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	errs, warns := 0, 0
+	for _, p := range problems {
+		fmt.Fprintln(opts.IO.Out, p.Error())
+		if p.Warning {
+			warns++
+		} else {
+			errs++
+		}
+	}
+	lib, err := caseload.Load(opts.FS, opts.Prefix)
+	if err != nil {
+		return err
+	}
+	complete := 0
+	for _, c := range lib.Cases {
+		if c.Status == "complete" {
+			complete++
+		}
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "%d cases (%d complete), %d errors, %d warnings\n", len(lib.Cases), complete, errs, warns)
+	if errs > 0 {
+		return silentExit(ExitUsage)
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/cases"
+	"github.com/casebook-dev/casebook/internal/caseload"
+)
+
+// NewOptions are the inputs of `casebook new`.
+type NewOptions struct {
+	IO        *IOStreams
+	Dir       string
+	Component string
+	Title     string
+	TitleEN   string
+	Severity  string
+	Types     []string
+	File      string
+}
+
+// NewCmdNew builds `casebook new`.
+func NewCmdNew(f *Factory, runF func(*NewOptions) error) *cobra.Command {
+	opts := &NewOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "new --component C --title T --title-en E",
+		Short: "Scaffold a new case from the template with the next free ID",
+		Long: `Create a case file from cases/TEMPLATE.md in the library directory
+(--cases, else ./cases), with the next free ID for the component and a file
+name made from the English title. Then write it, run 'casebook lint' and
+'casebook index'.`,
+		Example: `  casebook new --component wasmedge --title "Wasm 插件加载失败" --title-en "Wasm plugin fails to load"`,
+		Args:    exactArgs(0, "no arguments (use flags)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Dir = f.CasesDir
+			if opts.Dir == "" {
+				opts.Dir = "cases"
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return newRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Component, "component", "", "wasmedge, k3s, opa-gatekeeper, network or storage (required)")
+	cmd.Flags().StringVar(&opts.Title, "title", "", "Chinese title (required)")
+	cmd.Flags().StringVar(&opts.TitleEN, "title-en", "", "English title; also names the file (required unless --file)")
+	cmd.Flags().StringVar(&opts.Severity, "severity", "major", "critical (严重), major (中等) or minor (轻微)")
+	cmd.Flags().StringSliceVar(&opts.Types, "type", []string{"runtime-error"}, "fault types, comma-separated")
+	cmd.Flags().StringVar(&opts.File, "file", "", "file name (default: made from --title-en)")
+	_ = cmd.RegisterFlagCompletionFunc("component", fixedCompletions(casebook.Components))
+	_ = cmd.RegisterFlagCompletionFunc("severity", fixedCompletions(casebook.Severities))
+	_ = cmd.RegisterFlagCompletionFunc("type", fixedCompletions(casebook.FaultTypes))
+	return cmd
+}
+
+var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+// slug makes a file name stem from an English title, prefixed with the
+// component as the seed's file names are where it names one.
+func slug(comp casebook.Component, titleEN string) string {
+	s := strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(titleEN), "-"), "-")
+	for _, p := range []string{"wasmedge", "k3s"} {
+		if string(comp) == p && !strings.HasPrefix(s, p+"-") {
+			s = p + "-" + strings.TrimPrefix(s, "wasm-")
+		}
+	}
+	return s
+}
+
+func newRun(opts *NewOptions) error {
+	if opts.Component == "" || opts.Title == "" {
+		return usageErrorf("new needs --component and --title")
+	}
+	comp, err := casebook.ParseComponent(opts.Component)
+	if err != nil {
+		return usageErrorf("--component: %v", err)
+	}
+	sev, err := casebook.ParseSeverity(opts.Severity)
+	if err != nil {
+		return usageErrorf("--severity: %v", err)
+	}
+	var types []string
+	for _, t := range opts.Types {
+		ft, err := casebook.ParseFaultType(t)
+		if err != nil {
+			return usageErrorf("--type: %v", err)
+		}
+		types = append(types, string(ft))
+	}
+	file := opts.File
+	if file == "" {
+		if opts.TitleEN == "" {
+			return usageErrorf("new needs --title-en (or --file) to name the file")
+		}
+		file = slug(comp, opts.TitleEN) + ".md"
+	}
+	if !strings.HasSuffix(file, ".md") || strings.ContainsAny(file, `/\`) {
+		return usageErrorf("--file %q: want a plain file name ending in .md", file)
+	}
+	if st, err := os.Stat(opts.Dir); err != nil || !st.IsDir() {
+		return usageErrorf("case directory %q not found (run from the repository root or pass --cases DIR)", opts.Dir)
+	}
+	lib, err := caseload.Load(os.DirFS(opts.Dir), opts.Dir+"/")
+	if err != nil {
+		return err
+	}
+	tmpl, err := fs.ReadFile(os.DirFS(opts.Dir), caseload.TemplateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		tmpl, err = fs.ReadFile(cases.FS(), caseload.TemplateFile)
+	}
+	if err != nil {
+		return fmt.Errorf("read case template: %w", err)
+	}
+	id := lib.NextID(comp)
+	titleEN := opts.TitleEN
+	if titleEN == "" {
+		titleEN = strings.TrimSuffix(file, ".md")
+	}
+	content := scaffold(string(tmpl), map[string]string{
+		"id": id, "title": opts.Title, "title_en": titleEN, "component": string(comp),
+		"severity": string(sev), "types": "[" + strings.Join(types, ", ") + "]",
+	})
+	target := filepath.Join(opts.Dir, file)
+	fh, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return usageErrorf("%s already exists", target)
+		}
+		return fmt.Errorf("create %s: %w", target, err)
+	}
+	if _, err := fh.WriteString(content); err != nil {
+		fh.Close()
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	fmt.Fprintln(opts.IO.Out, target)
+	fmt.Fprintf(opts.IO.ErrOut, "created %s as %s; write it, then run 'casebook lint' and 'casebook index'\n", target, id)
+	return nil
+}
+
+// scaffold fills the template's front matter: keys in values get their new
+// value; the template's example signals are dropped.
+func scaffold(tmpl string, values map[string]string) string {
+	lines := strings.Split(tmpl, "\n")
+	var out []string
+	inFront, skipList := false, false
+	for i, ln := range lines {
+		if ln == "---" {
+			if i == 0 {
+				inFront = true
+			} else if inFront {
+				inFront = false
+			}
+			out = append(out, ln)
+			continue
+		}
+		if !inFront {
+			out = append(out, ln)
+			continue
+		}
+		if skipList {
+			if strings.HasPrefix(ln, "  ") {
+				continue
+			}
+			skipList = false
+		}
+		key, _, ok := strings.Cut(ln, ":")
+		if !ok || strings.HasPrefix(ln, " ") {
+			out = append(out, ln)
+			continue
+		}
+		switch {
+		case key == "signals":
+			out = append(out, "signals: []  # verbatim error text: 'literal' or {re: 'regexp'}")
+			skipList = true
+		case values[key] != "":
+			out = append(out, key+": "+yamlScalar(values[key]))
+		default:
+			out = append(out, ln)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// yamlScalar quotes a value unless it is a flow list or a plain word.
+func yamlScalar(v string) string {
+	if strings.HasPrefix(v, "[") || regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]*$`).MatchString(v) && !strings.Contains(v, ": ") {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
