@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"text/template"
+	"unicode"
 
 	casebook "github.com/casebook-dev/casebook"
 )
@@ -79,17 +80,14 @@ func newIndexView(l *Library) indexView {
 }
 
 // anchor is the GitHub-style anchor of a heading: lower case, spaces to
-// hyphens, punctuation dropped.
+// hyphens, punctuation and emoji dropped.
 func anchor(heading string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(heading) {
 		switch {
 		case r == ' ':
 			b.WriteRune('-')
-		case r == '-' || r == '_':
-			b.WriteRune(r)
-		case r < 128 && !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9'):
-		default:
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
 			b.WriteRune(r)
 		}
 	}

@@ -6,8 +6,10 @@ package caseload
 import (
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	casebook "github.com/casebook-dev/casebook"
 )
@@ -42,32 +44,46 @@ func load(fsys fs.FS, prefix string) (*Library, []*parsed, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read case library: %w", err)
 	}
-	var files []*parsed
 	placeholders := templateSections(fsys)
+	var names []string
+	for _, e := range entries {
+		if isCaseFile(e) {
+			names = append(names, e.Name())
+		}
+	}
+	// Files parse independently; spread them over the CPUs.
+	files := make([]*parsed, len(names))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, n := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			name := prefix + n
+			data, err := fs.ReadFile(fsys, n)
+			if err != nil {
+				files[i] = &parsed{Name: name, Problems: []Problem{{File: name, Message: fmt.Sprintf("cannot read: %v", err)}}}
+				return
+			}
+			files[i] = parseFile(name, data, placeholders)
+		}()
+	}
+	wg.Wait()
+
 	lib := &Library{byID: map[string]*casebook.Case{}}
 	firstFile := map[string]string{}
-	for _, e := range entries {
-		if !isCaseFile(e) {
-			continue
-		}
-		name := prefix + e.Name()
-		data, err := fs.ReadFile(fsys, e.Name())
-		if err != nil {
-			lib.Problems = append(lib.Problems, Problem{File: name, Message: fmt.Sprintf("cannot read: %v", err)})
-			continue
-		}
-		p := parseFile(name, data, placeholders)
-		files = append(files, p)
+	for _, p := range files {
 		lib.Problems = append(lib.Problems, p.Problems...)
 		if p.Case == nil {
 			continue
 		}
 		if first, dup := firstFile[p.Case.ID]; dup {
-			lib.Problems = append(lib.Problems, Problem{File: name, Line: p.line("id"),
+			lib.Problems = append(lib.Problems, Problem{File: p.Name, Line: p.line("id"),
 				Message: fmt.Sprintf("duplicate id %s: already used by %s", p.Case.ID, first)})
 			continue
 		}
-		firstFile[p.Case.ID] = name
+		firstFile[p.Case.ID] = p.Name
 		lib.byID[p.Case.ID] = p.Case
 		lib.Cases = append(lib.Cases, p.Case)
 	}

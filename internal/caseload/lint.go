@@ -96,37 +96,78 @@ func lintFile(fsys fs.FS, lib *Library, p *parsed) []Problem {
 }
 
 // lintSections checks that the required sections are there, in order, and
-// that every H2 is a known section.
+// that every H2 is a known section. A section is out of order when it is not
+// part of the longest run of sections that is in order, so one misplaced
+// section is reported once, not every section after it.
 func lintSections(p *parsed) []Problem {
 	c := p.Case
 	var out []Problem
+	add := func(line int, format string, args ...any) {
+		out = append(out, Problem{File: p.Name, Line: line, Message: fmt.Sprintf(format, args...)})
+	}
 	order := map[string]int{}
 	for i, s := range casebook.KnownSections {
 		order[s] = i
 	}
+	var known []casebook.Section
 	seen := map[string]bool{}
-	last := -1
 	for _, s := range c.Sections {
-		i, known := order[s.Title]
-		switch {
-		case !known:
-			out = append(out, Problem{File: p.Name, Line: s.Line, Message: fmt.Sprintf("unknown section %q (sections are: %s)", s.Title, strings.Join(casebook.KnownSections, ", "))})
+		switch _, ok := order[s.Title]; {
+		case !ok:
+			add(s.Line, "unknown section %q (sections are: %s)", s.Title, strings.Join(casebook.KnownSections, ", "))
 		case seen[s.Title]:
-			out = append(out, Problem{File: p.Name, Line: s.Line, Message: fmt.Sprintf("section %q appears twice", s.Title)})
-		case i < last:
-			out = append(out, Problem{File: p.Name, Line: s.Line, Message: fmt.Sprintf("section %q is out of order (order: %s)", s.Title, strings.Join(casebook.KnownSections, ", "))})
+			add(s.Line, "section %q appears twice", s.Title)
 		default:
-			last = i
+			known = append(known, s)
 		}
 		seen[s.Title] = true
 	}
-	endLine := c.BodyLine + strings.Count(c.Body, "\n")
-	for _, req := range casebook.RequiredSections {
-		if !seen[req] {
-			out = append(out, Problem{File: p.Name, Line: endLine, Message: fmt.Sprintf("missing required section \"## %s\"", req)})
+	inOrder := longestInOrder(known, order)
+	for i, s := range known {
+		if !inOrder[i] {
+			add(s.Line, "section %q is out of order (order: %s)", s.Title, strings.Join(casebook.KnownSections, ", "))
 		}
 	}
+	endLine := c.BodyLine + strings.Count(strings.TrimRight(c.Body, "\n"), "\n")
+	for _, req := range casebook.RequiredSections {
+		if seen[req] {
+			continue
+		}
+		// Point at the section it should come before.
+		line := endLine
+		for i, s := range known {
+			if inOrder[i] && order[s.Title] > order[req] {
+				line = s.Line
+				break
+			}
+		}
+		add(line, "missing required section \"## %s\"", req)
+	}
 	return out
+}
+
+// longestInOrder marks the sections that form the longest subsequence in
+// the canonical order.
+func longestInOrder(secs []casebook.Section, order map[string]int) []bool {
+	n := len(secs)
+	length, prev := make([]int, n), make([]int, n)
+	best := -1
+	for i := range secs {
+		length[i], prev[i] = 1, -1
+		for j := 0; j < i; j++ {
+			if order[secs[j].Title] < order[secs[i].Title] && length[j]+1 > length[i] {
+				length[i], prev[i] = length[j]+1, j
+			}
+		}
+		if best < 0 || length[i] > length[best] {
+			best = i
+		}
+	}
+	marks := make([]bool, n)
+	for i := best; i >= 0; i = prev[i] {
+		marks[i] = true
+	}
+	return marks
 }
 
 type link struct {

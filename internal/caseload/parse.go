@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -66,7 +67,6 @@ type frontMatter struct {
 var (
 	idPattern      = regexp.MustCompile(`^[WKONS]-\d{3}$`)
 	yamlLineNumber = regexp.MustCompile(`line (\d+)`)
-	placeholderRE  = regexp.MustCompile(`待补充|\bTODO\b|\bTBD\b`)
 )
 
 // minContentRunes is how much text, without white space, makes a section real content.
@@ -206,14 +206,10 @@ func parseSignal(n *yaml.Node) (casebook.Signal, error) {
 		}
 		return casebook.Signal{Literal: n.Value}, nil
 	case yaml.MappingNode:
-		var m map[string]string
-		if err := n.Decode(&m); err != nil {
-			return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}: %w", err)
-		}
-		pat, ok := m["re"]
-		if !ok || len(m) != 1 || pat == "" {
+		if len(n.Content) != 2 || n.Content[0].Value != "re" || n.Content[1].Kind != yaml.ScalarNode || n.Content[1].Value == "" {
 			return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}")
 		}
+		pat := n.Content[1].Value
 		re, err := regexp.Compile("(?i)" + pat)
 		if err != nil {
 			return casebook.Signal{}, fmt.Errorf("bad regular expression %q: %v", pat, err)
@@ -224,50 +220,53 @@ func parseSignal(n *yaml.Node) (casebook.Signal, error) {
 }
 
 // parseBody splits the body into H2 sections, counts fenced code blocks and
-// computes the status.
+// computes the status. It walks the body once and slices section texts out
+// of it rather than copying line by line.
 func (p *parsed) parseBody(name string, placeholders map[string]string) {
 	c := p.Case
-	lines := strings.Split(c.Body, "\n")
+	body := c.Body
 	var cur *casebook.Section
-	var buf strings.Builder
-	flush := func() {
+	curStart := 0
+	flush := func(end int) {
 		if cur != nil {
-			cur.Text = strings.TrimSpace(buf.String())
+			cur.Text = strings.TrimSpace(body[curStart:end])
 			c.Sections = append(c.Sections, *cur)
 		}
-		buf.Reset()
 	}
 	var open string // the opening fence marker while inside a code block
-	for i, ln := range lines {
-		fileLine := c.BodyLine + i
+	line := c.BodyLine
+	for off := 0; off < len(body); line++ {
+		end := strings.IndexByte(body[off:], '\n')
+		if end < 0 {
+			end = len(body)
+		} else {
+			end += off
+		}
+		ln := body[off:end]
+		next := end + 1
 		trimmed := strings.TrimSpace(ln)
-		if open != "" {
+		switch {
+		case open != "":
 			if strings.HasPrefix(trimmed, open) && strings.Trim(trimmed, open[:1]) == "" {
 				open = ""
 			}
-			buf.WriteString(ln + "\n")
-			continue
-		}
-		if marker := fenceMarker(trimmed); marker != "" {
-			open = marker
-			p.Fences = append(p.Fences, fence{Line: fileLine, Lang: strings.TrimSpace(trimmed[len(marker):])})
+		case fenceMarker(trimmed) != "":
+			open = fenceMarker(trimmed)
+			p.Fences = append(p.Fences, fence{Line: line, Lang: strings.TrimSpace(trimmed[len(open):])})
 			if cur != nil {
 				cur.CodeBlocks++
 			}
-			buf.WriteString(ln + "\n")
-			continue
+		case strings.HasPrefix(ln, "## "):
+			flush(off)
+			cur = &casebook.Section{Title: strings.TrimSpace(ln[3:]), Line: line}
+			curStart = min(next, len(body))
 		}
-		if strings.HasPrefix(ln, "## ") {
-			flush()
-			cur = &casebook.Section{Title: strings.TrimSpace(ln[3:]), Line: fileLine}
-			continue
-		}
-		buf.WriteString(ln + "\n")
+		off = next
 	}
 	if open != "" {
 		p.Problems = append(p.Problems, Problem{File: name, Line: p.Fences[len(p.Fences)-1].Line, Message: "code block is never closed"})
 	}
-	flush()
+	flush(len(body))
 	c.Status = p.status(placeholders)
 }
 
@@ -311,13 +310,29 @@ func (p *parsed) status(placeholders map[string]string) casebook.Status {
 }
 
 func realContent(text, placeholder string) bool {
-	squash := func(s string) string { return strings.Join(strings.Fields(s), "") }
-	t := squash(text)
-	if placeholder != "" && t == squash(placeholder) {
+	for _, marker := range placeholderMarkers {
+		if strings.Contains(text, marker) {
+			return false
+		}
+	}
+	if placeholder != "" && len(text) <= 2*len(placeholder) && squash(text) == squash(placeholder) {
 		return false
 	}
-	return utf8.RuneCountInString(t) >= minContentRunes && !placeholderRE.MatchString(text)
+	n := 0
+	for _, r := range text {
+		if !unicode.IsSpace(r) {
+			if n++; n >= minContentRunes {
+				return true
+			}
+		}
+	}
+	return false
 }
+
+func squash(s string) string { return strings.Join(strings.Fields(s), "") }
+
+// placeholderMarkers make a section a placeholder wherever they appear.
+var placeholderMarkers = []string{"待补充", "TODO", "TBD"}
 
 func invalidUTF8Line(data []byte) int {
 	line := 1
@@ -336,12 +351,18 @@ func invalidUTF8Line(data []byte) int {
 
 // yamlErrorLine turns yaml.v3's "line N" (counted from the front matter's
 // first line) into a file line; the front matter starts on line 2.
+// yaml.v3 numbers its parser errors ("did not find expected ...") from 0
+// and its scanner errors from 1, so the former get one more.
 func yamlErrorLine(err error) int {
-	if m := yamlLineNumber.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n + 1
+	m := yamlLineNumber.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 1
 	}
-	return 1
+	n, _ := strconv.Atoi(m[1])
+	if strings.Contains(err.Error(), "did not find expected") {
+		n++
+	}
+	return n + 1
 }
 
 func baseName(name string) string {

@@ -1,0 +1,83 @@
+package caseload_test
+
+import (
+	"testing"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/cases"
+	"github.com/casebook-dev/casebook/internal/caseload"
+)
+
+// seedIDs are the 23 cases of the seed index; the library must hold each.
+var seedIDs = []string{
+	"W-001", "W-002", "W-003", "W-004", "W-005", "W-006", "W-007", "W-008",
+	"K-001", "K-002", "K-003", "K-004", "K-005", "K-006",
+	"O-001", "O-002", "O-003", "O-004",
+	"N-001", "N-002", "N-003",
+	"S-001", "S-002",
+}
+
+func TestEmbeddedLibrary(t *testing.T) {
+	lib, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range lib.Problems {
+		t.Errorf("embedded library: %s", p.Error())
+	}
+	if len(lib.Cases) != len(seedIDs) {
+		t.Errorf("library has %d cases, want the seed's %d", len(lib.Cases), len(seedIDs))
+	}
+	for i, id := range seedIDs {
+		c, ok := lib.Get(id)
+		if !ok {
+			t.Errorf("case %s is missing", id)
+			continue
+		}
+		if lib.Cases[i].ID != id {
+			t.Errorf("case %d is %s, want the seed's order (%s)", i, lib.Cases[i].ID, id)
+		}
+		if !c.Component.Valid() || !c.Severity.Valid() || len(c.Types) == 0 || c.TitleEN == "" {
+			t.Errorf("%s: incomplete front matter: %+v", id, c)
+		}
+	}
+	problems, err := caseload.Lint(cases.FS(), "cases/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if !p.Warning {
+			t.Errorf("lint: %s", p.Error())
+		}
+	}
+}
+
+// TestReferenceCase holds W-001, the seed's one finished case, to the bar of
+// a complete case.
+func TestReferenceCase(t *testing.T) {
+	lib, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := lib.Get("W-001")
+	if !ok {
+		t.Fatal("W-001 missing")
+	}
+	if c.Status != casebook.StatusComplete {
+		t.Errorf("W-001 status = %s, want complete", c.Status)
+	}
+	if len(c.Signals) < 3 {
+		t.Errorf("W-001 has %d signals, want at least 3", len(c.Signals))
+	}
+}
+
+func BenchmarkLoadLibrary(b *testing.B) {
+	fsys := cases.FS()
+	b.ReportAllocs()
+	for b.Loop() {
+		lib, err := caseload.Load(fsys, "cases/")
+		if err != nil || len(lib.Cases) != len(seedIDs) {
+			b.Fatalf("load: %v, %d cases", err, len(lib.Cases))
+		}
+	}
+}
