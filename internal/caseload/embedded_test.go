@@ -81,3 +81,40 @@ func BenchmarkLoadLibrary(b *testing.B) {
 		}
 	}
 }
+
+// TestCaseContent holds every case of the seed to the bar the case-content
+// issues set: 已完成, at least three signals, versions, related cases,
+// references, and the reproduction, prevention and reference sections.
+func TestCaseContent(t *testing.T) {
+	lib, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range seedIDs {
+		t.Run(id, func(t *testing.T) {
+			c, ok := lib.Get(id)
+			if !ok {
+				t.Fatalf("%s missing", id)
+			}
+			if c.Status != casebook.StatusComplete {
+				t.Errorf("status = %s, want complete", c.Status)
+			}
+			if len(c.Signals) < 3 {
+				t.Errorf("%d signals, want at least 3", len(c.Signals))
+			}
+			for _, s := range c.Signals {
+				if len(s.String()) < 12 {
+					t.Errorf("signal %q is too short to identify a case", s.String())
+				}
+			}
+			if len(c.Environment) == 0 || len(c.Related) == 0 || len(c.References) == 0 {
+				t.Errorf("environment, related and references must be set: %v / %v / %v", c.Environment, c.Related, c.References)
+			}
+			for _, sec := range []string{"复现", "预防措施", "参考资料"} {
+				if s := c.Section(sec); s == nil || len(s.Text) < 40 {
+					t.Errorf("section %s missing or empty", sec)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -174,6 +175,8 @@ func parseFile(name string, data []byte, placeholders map[string]string) *parsed
 		}
 		c.Types = append(c.Types, ft)
 	}
+	// Types read in the vocabulary's order, whatever order the file gives.
+	sort.SliceStable(c.Types, func(i, j int) bool { return typeRank(c.Types[i]) < typeRank(c.Types[j]) })
 	for _, n := range fm.Signals {
 		sig, err := parseSignal(&n)
 		if err != nil {
@@ -189,6 +192,15 @@ func parseFile(name string, data []byte, placeholders map[string]string) *parsed
 	p.Case = c
 	p.parseBody(name, placeholders)
 	return p
+}
+
+func typeRank(t casebook.FaultType) int {
+	for i, x := range casebook.FaultTypes {
+		if x == t {
+			return i
+		}
+	}
+	return len(casebook.FaultTypes)
 }
 
 func (p *parsed) line(key string) int {
