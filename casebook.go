@@ -174,20 +174,29 @@ func ParseStatus(s string) (Status, error) {
 	return "", fmt.Errorf("unknown status %q (want complete or draft, or 已完成, 待补充)", s)
 }
 
-// Signal is verbatim error text that identifies a case: a literal,
-// matched case-insensitively, or a regular expression.
+// Signal is verbatim error text that identifies a case: a literal or a
+// regular expression (RE2), both matched case-insensitively.
 type Signal struct {
-	Literal string         `json:"literal,omitempty" yaml:"literal,omitempty"`
-	Pattern string         `json:"re,omitempty" yaml:"re,omitempty"`
-	Regexp  *regexp.Regexp `json:"-" yaml:"-"`
+	Literal string `json:"literal,omitempty" yaml:"literal,omitempty"`
+	Pattern string `json:"re,omitempty" yaml:"re,omitempty"`
 }
 
 // String returns the literal or the pattern as written.
 func (s Signal) String() string {
-	if s.Regexp != nil {
+	if s.Pattern != "" {
 		return s.Pattern
 	}
 	return s.Literal
+}
+
+// Compile returns the signal as a case-insensitive regular expression. The
+// case loader validates patterns; compiling is left to the matcher, which
+// needs it, so loading the library stays cheap.
+func (s Signal) Compile() (*regexp.Regexp, error) {
+	if s.Pattern != "" {
+		return regexp.Compile("(?i)" + s.Pattern)
+	}
+	return regexp.Compile("(?i)" + regexp.QuoteMeta(s.Literal))
 }
 
 // Section is one H2 section of a case body.

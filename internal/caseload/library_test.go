@@ -186,10 +186,10 @@ func TestLoadParsesFrontMatter(t *testing.T) {
 	if c.Severity != casebook.SeverityCritical || c.Component != casebook.ComponentWasmEdge || len(c.Types) != 2 {
 		t.Errorf("classification = %s/%s/%v", c.Component, c.Severity, c.Types)
 	}
-	if len(c.Signals) != 2 || c.Signals[0].Literal != "Startup probe failed" || c.Signals[1].Regexp == nil {
+	if len(c.Signals) != 2 || c.Signals[0].Literal != "Startup probe failed" || c.Signals[1].Pattern == "" {
 		t.Fatalf("signals = %+v", c.Signals)
 	}
-	if !c.Signals[1].Regexp.MatchString("Error: CONTEXT DEADLINE EXCEEDED while starting wasm module") {
+	if re, err := c.Signals[1].Compile(); err != nil || !re.MatchString("Error: CONTEXT DEADLINE EXCEEDED while starting wasm module") {
 		t.Error("regexp signal should match case-insensitively")
 	}
 	if got := len(c.Sections); got != 5 {

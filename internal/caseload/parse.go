@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -222,11 +223,11 @@ func parseSignal(n *yaml.Node) (casebook.Signal, error) {
 			return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}")
 		}
 		pat := n.Content[1].Value
-		re, err := regexp.Compile("(?i)" + pat)
-		if err != nil {
+		// Parsing is what can fail in compiling; the matcher compiles later.
+		if _, err := syntax.Parse(pat, syntax.Perl); err != nil {
 			return casebook.Signal{}, fmt.Errorf("bad regular expression %q: %v", pat, err)
 		}
-		return casebook.Signal{Pattern: pat, Regexp: re}, nil
+		return casebook.Signal{Pattern: pat}, nil
 	}
 	return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}")
 }

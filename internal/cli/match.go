@@ -139,7 +139,7 @@ func matchRun(opts *MatchOptions) error {
 				j.Terms = []string{}
 			}
 			for _, h := range r.Signals {
-				j.Signals = append(j.Signals, matchSignalJSON{Signal: h.Signal.String(), Regexp: h.Signal.Regexp != nil,
+				j.Signals = append(j.Signals, matchSignalJSON{Signal: h.Signal.String(), Regexp: h.Signal.Pattern != "",
 					Line: h.Line.Number, Text: h.Line.Text, Match: h.Match, Count: h.Count})
 			}
 			for _, l := range r.Lines {

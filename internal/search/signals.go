@@ -38,17 +38,14 @@ type compiledSignal struct {
 func compileSignal(caseIdx int, s casebook.Signal) (compiledSignal, bool) {
 	cs := compiledSignal{caseIdx: caseIdx, sig: s}
 	switch {
-	case s.Regexp != nil:
-		cs.re = s.Regexp
-		cs.need = requiredLiterals(s.Regexp.String())
-		cs.text = strings.Join(literalText(s.Regexp.String()), " ")
 	case s.Pattern != "":
-		re, err := regexp.Compile("(?i)" + s.Pattern)
+		re, err := s.Compile()
 		if err != nil {
 			return cs, false
 		}
-		cs.sig.Regexp = re
-		return compileSignal(caseIdx, cs.sig)
+		cs.re = re
+		cs.need = requiredLiterals(re.String())
+		cs.text = strings.Join(literalText(re.String()), " ")
 	case strings.TrimSpace(s.Literal) != "":
 		cs.re = regexp.MustCompile("(?i)" + regexp.QuoteMeta(s.Literal))
 		cs.need = []string{strings.ToLower(s.Literal)}
@@ -159,8 +156,8 @@ func asciiOnly(s string) bool {
 // alone: the literal runs of a pattern, or the clauses of a long literal.
 func fragments(s compiledSignal) []string {
 	var runs []string
-	if s.sig.Regexp != nil {
-		runs = literalText(s.sig.Regexp.String())
+	if s.sig.Pattern != "" {
+		runs = literalText(s.re.String())
 	} else {
 		runs = []string{s.sig.Literal}
 	}
