@@ -278,8 +278,8 @@ func (m *Matcher) index() {
 }
 
 // maxTextEvidence caps what text relevance alone adds up to: a confidence
-// of 95%.
-const maxTextEvidence = 3.0
+// of 70%, "medium" at most; "high" takes a signal.
+const maxTextEvidence = 1.2
 
 // cjkWordCount is how often a Chinese bigram must occur in the library to
 // count in full as a word.
@@ -834,12 +834,14 @@ func (m *Matcher) explain(r *Result, lines []inputLine, sel []int, st stemmer) {
 	}
 	var phrases []phrase
 	var best []scored
-	seenTerm := map[string]bool{}
 	seenPhrase := map[string]bool{}
 	for _, li := range sel {
 		text := lines[li].text
 		var spans []span
 		lineW := 0.0
+		// A line is weighed on its own terms, so a header line that happens
+		// to come first does not take the credit for a term.
+		seenTerm := map[string]bool{}
 		terms(text, st, func(t token) {
 			ts := m.terms[t.term]
 			if ts == nil {
@@ -894,6 +896,13 @@ func (m *Matcher) explain(r *Result, lines []inputLine, sel []int, st stemmer) {
 		r.Terms = append(r.Terms, p.text)
 	}
 	sort.SliceStable(best, func(i, j int) bool { return best[i].w > best[j].w })
+	// Quote only lines that say about as much as the best one.
+	for i := range best {
+		if best[i].w < 0.4*best[0].w {
+			best = best[:i]
+			break
+		}
+	}
 	quoted := map[int]bool{}
 	for _, h := range r.Signals {
 		quoted[h.Line.Number] = true
