@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/casebook-dev/casebook/internal/cli"
+	"github.com/casebook-dev/casebook/internal/detectors"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -15,7 +16,7 @@ var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	f := &cli.Factory{IO: cli.System(), Version: buildVersion()}
+	f := &cli.Factory{IO: cli.System(), Version: buildVersion(), DetectedCases: detectors.IDs}
 	code := cli.Run(ctx, f, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -91,9 +91,13 @@ cluster or an offline snapshot.`,
 		NewCmdList(f, nil),
 		NewCmdShow(f, nil),
 		NewCmdSearch(f, nil),
+		NewCmdMatch(f, nil),
+		NewCmdDiagnose(f, nil),
+		NewCmdCollect(f, nil),
 		NewCmdNew(f, nil),
 		NewCmdLint(f, nil),
 		NewCmdIndex(f, nil),
+		NewCmdServe(f, nil),
 		NewCmdVersion(f),
 	)
 	return root

@@ -1,0 +1,169 @@
+package casebook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Kind names a kind of cluster object as detectors ask for it: a built-in
+// kind by its plain name ("Pod", "EndpointSlice"), or any other kind
+// qualified with its API group ("HelmChart.helm.cattle.io").
+type Kind string
+
+// The built-in kinds that sources know how to read as typed objects.
+const (
+	KindNode                  Kind = "Node"
+	KindNamespace             Kind = "Namespace"
+	KindPod                   Kind = "Pod"
+	KindEvent                 Kind = "Event"
+	KindService               Kind = "Service"
+	KindEndpointSlice         Kind = "EndpointSlice"
+	KindIngress               Kind = "Ingress"
+	KindIngressClass          Kind = "IngressClass"
+	KindSecret                Kind = "Secret"
+	KindConfigMap             Kind = "ConfigMap"
+	KindPersistentVolumeClaim Kind = "PersistentVolumeClaim"
+	KindPersistentVolume      Kind = "PersistentVolume"
+	KindStorageClass          Kind = "StorageClass"
+	KindDeployment            Kind = "Deployment"
+	KindDaemonSet             Kind = "DaemonSet"
+	KindStatefulSet           Kind = "StatefulSet"
+	KindReplicaSet            Kind = "ReplicaSet"
+	KindJob                   Kind = "Job"
+	KindRuntimeClass          Kind = "RuntimeClass"
+)
+
+// AllNamespaces asks a Source for the objects of every namespace it covers.
+const AllNamespaces = ""
+
+// Source is cluster state as detectors read it: a live cluster or a
+// snapshot.
+//
+// List returns the objects of kind in namespace, or in every namespace the
+// source covers when namespace is AllNamespaces; cluster-scoped kinds ignore
+// namespace. Built-in kinds come back as typed objects from k8s.io/api
+// (*corev1.Pod), other kinds as *unstructured.Unstructured. Secrets come
+// back as *metav1.PartialObjectMetadata: a Source never hands out Secret
+// data. The returned objects are shared and must not be modified.
+//
+// A kind the caller may not read fails with an error wrapping ErrForbidden;
+// a kind the cluster does not serve (no such CRD) with one wrapping
+// ErrNotServed.
+type Source interface {
+	List(ctx context.Context, kind Kind, namespace string) ([]runtime.Object, error)
+}
+
+// ErrForbidden is wrapped by Source errors for kinds the caller may not read.
+var ErrForbidden = errors.New("forbidden")
+
+// ErrNotServed is wrapped by Source errors for kinds the cluster does not serve.
+var ErrNotServed = errors.New("not served by the cluster")
+
+// Detector finds one case in cluster state.
+type Detector interface {
+	// CaseID is the ID of the case the detector finds ("K-002").
+	CaseID() string
+	// Detect reads src and returns what it found. It may return findings
+	// together with an error that says which checks it could not make
+	// (a forbidden kind, say); the findings still count.
+	Detect(ctx context.Context, src Source) ([]Finding, error)
+}
+
+// ObjectRef names a cluster object.
+type ObjectRef struct {
+	Kind      string `json:"kind" yaml:"kind"`
+	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
+	Name      string `json:"name" yaml:"name"`
+}
+
+// String returns "Kind namespace/name", or "Kind name" for cluster-scoped objects.
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+// Finding is one case found in cluster state: which case, on which objects,
+// why, with the evidence quoted verbatim and where to start investigating.
+type Finding struct {
+	CaseID string `json:"case" yaml:"case"`
+	// Severity is the case's severity; the engine fills it from the library.
+	Severity Severity `json:"severity" yaml:"severity"`
+	// Cause is a short stable key of the root cause within the case
+	// ("insufficient-memory"). Findings with the same case and cause are
+	// grouped into one, listing all their objects.
+	Cause   string      `json:"cause" yaml:"cause"`
+	Objects []ObjectRef `json:"objects" yaml:"objects"`
+	// Message says in one line what is wrong, without naming the objects.
+	Message string `json:"message" yaml:"message"`
+	// Evidence quotes what the cluster says, verbatim: an event message, a
+	// condition, a status field. Each item is prefixed with where it comes
+	// from ("Event FailedScheduling: ...").
+	Evidence []string `json:"evidence" yaml:"evidence"`
+	// NextStep is the case's first investigation step; the engine fills it
+	// from the library.
+	NextStep string `json:"next_step,omitempty" yaml:"next_step,omitempty"`
+}
+
+// Warning is something that kept a diagnosis from being complete: a
+// detector that failed or timed out, a kind that could not be read, a
+// snapshot file that did not parse.
+type Warning struct {
+	// Source says where the warning comes from: a case ID, "snapshot" or "live".
+	Source  string `json:"source" yaml:"source"`
+	Message string `json:"message" yaml:"message"`
+}
+
+func (w Warning) String() string { return w.Source + ": " + w.Message }
+
+var firstStep = regexp.MustCompile(`^\s{0,3}1[.)、]\s+(.+)$`)
+
+// FirstStep returns the first numbered step of the case's 排查过程
+// (investigation) section, as plain text without Markdown emphasis, or ""
+// when the section has no numbered step yet.
+func (c *Case) FirstStep() string {
+	s := c.Section("排查过程")
+	if s == nil {
+		return ""
+	}
+	fence := ""
+	for _, ln := range strings.Split(s.Text, "\n") {
+		t := strings.TrimSpace(ln)
+		if fence != "" {
+			if strings.HasPrefix(t, fence) {
+				fence = ""
+			}
+			continue
+		}
+		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			fence = t[:3]
+			continue
+		}
+		if m := firstStep.FindStringSubmatch(ln); m != nil {
+			return plainMarkdown(m[1])
+		}
+	}
+	return ""
+}
+
+var mdEmphasis = strings.NewReplacer("**", "", "__", "", "`", "")
+
+func plainMarkdown(s string) string {
+	return strings.TrimSpace(mdEmphasis.Replace(s))
+}
+
+// SortKey orders findings: most severe first, then by case ID, then by the
+// first object.
+func (f *Finding) SortKey() string {
+	first := ""
+	if len(f.Objects) > 0 {
+		first = f.Objects[0].String()
+	}
+	return fmt.Sprintf("%d|%s|%s|%s", 9-f.Severity.Rank(), f.CaseID, first, f.Cause)
+}

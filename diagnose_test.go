@@ -1,0 +1,29 @@
+package casebook
+
+import "testing"
+
+func TestFirstStep(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"bold title", "先确认范围。\n\n1. **列出 Pending Pod，取出完整的调度失败消息。**\n\n   ```bash\n   kubectl get pods\n   ```\n\n2. 第二步", "列出 Pending Pod，取出完整的调度失败消息。"},
+		{"code in title", "1. 查看 `kubectl describe pvc` 的事件\n2. x", "查看 kubectl describe pvc 的事件"},
+		{"not yet written", "待补充。", ""},
+		{"numbered inside a code block only", "```\n1. not a step\n```", ""},
+	} {
+		c := &Case{Sections: []Section{{Title: "排查过程", Text: tc.text}}}
+		if got := c.FirstStep(); got != tc.want {
+			t.Errorf("%s: FirstStep() = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if got := (&Case{}).FirstStep(); got != "" {
+		t.Errorf("no section: %q", got)
+	}
+}
+
+func TestObjectRefString(t *testing.T) {
+	if s := (ObjectRef{Kind: "Pod", Namespace: "shop", Name: "api"}).String(); s != "Pod shop/api" {
+		t.Error(s)
+	}
+	if s := (ObjectRef{Kind: "Node", Name: "edge-02"}).String(); s != "Node edge-02" {
+		t.Error(s)
+	}
+}

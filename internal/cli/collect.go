@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/snapshot"
+)
+
+// CollectOptions are the inputs of `casebook collect`.
+type CollectOptions struct {
+	IO      *IOStreams
+	Cluster *ClusterOptions
+	Output  string
+	// Source replaces the live cluster in tests.
+	Source func(ctx context.Context) (casebook.Source, string, error)
+	Now    func() time.Time
+}
+
+// NewCmdCollect builds `casebook collect`.
+func NewCmdCollect(f *Factory, runF func(*CollectOptions) error) *cobra.Command {
+	opts := &CollectOptions{IO: f.IO, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "collect -o bundle.tar.gz [cluster flags]",
+		Short: "Capture a cluster's state as a snapshot to diagnose later, elsewhere",
+		Long: `Read the kinds casebook's detectors need (events included) from a live
+cluster and write them to a .tar.gz snapshot that 'casebook diagnose
+--snapshot' reads, so a cluster at the edge can be captured now and
+diagnosed later on another machine.
+
+Nothing secret leaves the cluster: Secrets are read and written as
+metadata only; environment values, command-line flags, annotations and
+ConfigMap keys whose names look like credentials (password, token, secret,
+key...) are replaced by a marker, and credentials written inside other
+ConfigMap values (password: x, user:pass@host, PEM private keys) are
+scrubbed. Reading is get/list only, as for diagnose.`,
+		Example: `  casebook collect -o edge-1.tar.gz --context edge-1
+  casebook diagnose --snapshot edge-1.tar.gz`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return collectRun(cmd.Context(), opts)
+		},
+	}
+	opts.Cluster = newClusterOptions(cmd)
+	opts.Source = func(ctx context.Context) (casebook.Source, string, error) {
+		s, desc, err := opts.Cluster.connect(ctx)
+		return s, desc, err
+	}
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the bundle to `FILE` (.tar.gz; - for standard output)")
+	return cmd
+}
+
+func collectRun(ctx context.Context, opts *CollectOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if opts.Output == "" {
+		return usageErrorf("collect needs -o FILE.tar.gz (or -o - for standard output)")
+	}
+	if opts.Output != "-" && !strings.HasSuffix(opts.Output, ".tar.gz") && !strings.HasSuffix(opts.Output, ".tgz") {
+		return usageErrorf("-o %s: the bundle is a .tar.gz; name it so", opts.Output)
+	}
+	src, desc, err := opts.Source(ctx)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	w := snapshot.NewWriter(&buf, opts.Now().UTC())
+	var notes []string
+	objects := 0
+	for _, info := range kube.Builtins() {
+		objs, err := src.List(ctx, info.Kind, casebook.AllNamespaces)
+		if err != nil {
+			if errors.Is(err, casebook.ErrForbidden) || errors.Is(err, casebook.ErrNotServed) {
+				fmt.Fprintf(opts.IO.ErrOut, "%s %v (not in the bundle)\n", opts.IO.Style(styleYellow, "warning:"), err)
+				notes = append(notes, fmt.Sprintf("- %v (not in the bundle)", err))
+				continue
+			}
+			return err
+		}
+		if err := w.Add(info, objs); err != nil {
+			return err
+		}
+		objects += len(objs)
+	}
+	readme := fmt.Sprintf(`casebook snapshot bundle
+
+Collected: %s
+From: %s
+Objects: %d
+
+Read it with: casebook diagnose --snapshot <this file>
+
+Secrets are metadata only; credential-like environment values, flags,
+annotations and ConfigMap keys are replaced by %q.
+`, opts.Now().UTC().Format(time.RFC3339), desc, objects, snapshot.Redacted)
+	if len(notes) > 0 {
+		readme += "\nNot collected:\n" + strings.Join(notes, "\n") + "\n"
+	}
+	if err := w.File("README.txt", []byte(readme)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if opts.Output == "-" {
+		_, err := io.Copy(opts.IO.Out, &buf)
+		return err
+	}
+	tmp := opts.Output + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, opts.Output); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "wrote %s: %d objects in %d files from %s\n", filepath.Clean(opts.Output), objects, w.Files(), desc)
+	return nil
+}

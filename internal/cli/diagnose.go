@@ -1,0 +1,274 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/discovery"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/detectors"
+	"github.com/casebook-dev/casebook/internal/engine"
+	"github.com/casebook-dev/casebook/internal/live"
+	"github.com/casebook-dev/casebook/internal/report"
+	"github.com/casebook-dev/casebook/internal/snapshot"
+)
+
+// DiagnoseOptions are the inputs of `casebook diagnose`.
+type DiagnoseOptions struct {
+	IO        *IOStreams
+	Library   func() (*caseload.Library, error)
+	Detectors func() []casebook.Detector
+	Cluster   *ClusterOptions
+
+	Snapshot string
+	Output   string
+	FailOn   string
+	Config   string
+	Timeout  time.Duration
+}
+
+// ClusterOptions are the kubectl-style flags that pick a cluster and a
+// namespace, shared by diagnose and collect.
+type ClusterOptions struct {
+	Flags         *genericclioptions.ConfigFlags
+	AllNamespaces bool
+	// Changed reports whether a flag was given on the command line.
+	Changed func(name string) bool
+}
+
+func newClusterOptions(cmd *cobra.Command) *ClusterOptions {
+	o := &ClusterOptions{Flags: genericclioptions.NewConfigFlags(false)}
+	o.Flags.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "read every namespace (the default unless -n is given or the context sets a namespace)")
+	o.Changed = func(name string) bool { return cmd.Flags().Changed(name) }
+	return o
+}
+
+// clusterFlagsUsed lists the cluster-selecting flags given on the command line.
+func (o *ClusterOptions) clusterFlagsUsed() []string {
+	var used []string
+	for _, f := range []string{"kubeconfig", "context", "cluster", "user", "server", "token", "as"} {
+		if o.Changed != nil && o.Changed(f) {
+			used = append(used, "--"+f)
+		}
+	}
+	return used
+}
+
+// namespace resolves the namespace to read as kubectl users expect: -A
+// reads all, -n reads one, and without either the context's namespace is
+// read when the context sets one, and every namespace otherwise.
+func (o *ClusterOptions) namespace() (string, error) {
+	if o.AllNamespaces {
+		return "", nil
+	}
+	loader := o.Flags.ToRawKubeConfigLoader()
+	if o.Flags.Namespace != nil && *o.Flags.Namespace != "" {
+		return *o.Flags.Namespace, nil
+	}
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return "", err
+	}
+	ctxName := raw.CurrentContext
+	if o.Flags.Context != nil && *o.Flags.Context != "" {
+		ctxName = *o.Flags.Context
+	}
+	if c := raw.Contexts[ctxName]; c != nil {
+		return c.Namespace, nil
+	}
+	return "", nil
+}
+
+// connect builds a live source and checks that the cluster answers. It
+// returns the source and a description of the cluster.
+func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, error) {
+	cfg, err := o.Flags.ToRESTConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("no cluster to read: %w (use --kubeconfig or --context, or --snapshot for a bundle)", err)
+	}
+	ns, err := o.namespace()
+	if err != nil {
+		return nil, "", fmt.Errorf("read kubeconfig: %w", err)
+	}
+	src, err := live.New(cfg, live.Options{Namespace: ns})
+	if err != nil {
+		return nil, "", err
+	}
+	guarded := *cfg
+	guarded.Wrap(live.ReadOnly)
+	dc, err := discovery.NewDiscoveryClientForConfig(&guarded)
+	if err != nil {
+		return nil, "", err
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return nil, "", fmt.Errorf("cluster at %s does not answer: %w", cfg.Host, err)
+	}
+	desc := fmt.Sprintf("cluster %s (Kubernetes %s)", cfg.Host, v.GitVersion)
+	if raw, err := o.Flags.ToRawKubeConfigLoader().RawConfig(); err == nil {
+		name := raw.CurrentContext
+		if o.Flags.Context != nil && *o.Flags.Context != "" {
+			name = *o.Flags.Context
+		}
+		if name != "" {
+			desc = fmt.Sprintf("context %s, %s", name, desc)
+		}
+	}
+	if ns != "" {
+		desc += fmt.Sprintf(", namespace %s", ns)
+	} else {
+		desc += ", all namespaces"
+	}
+	_ = ctx
+	return src, desc, nil
+}
+
+// NewCmdDiagnose builds `casebook diagnose`.
+func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All}
+	cmd := &cobra.Command{
+		Use:   "diagnose [--snapshot PATH | cluster flags]",
+		Short: "Find known cases in a live cluster or an offline snapshot",
+		Long: `Read a cluster's state and report which known cases apply, with the
+evidence quoted verbatim and each case's first investigation step.
+
+The state comes from a live cluster (kubeconfig and flags as kubectl takes
+them; read-only: get, list and watch only, Secrets as metadata only) or
+from a snapshot: a directory or .tar.gz of YAML/JSON, as kubectl get -o yaml,
+kubectl cluster-info dump --output-directory or casebook collect write it.
+
+Exit codes: 0 nothing found at or above --fail-on; 1 error (cluster
+unreachable); 2 bad usage or input (unknown flag, unreadable snapshot or
+config); 3 findings at or above --fail-on.`,
+		Example: `  casebook diagnose --snapshot examples/edge-cluster
+  casebook diagnose --context edge-1 -A
+  casebook diagnose -n shop -o json
+  casebook diagnose --snapshot bundle.tar.gz --fail-on critical --config .casebook.yaml`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return diagnoseRun(cmd.Context(), opts)
+		},
+	}
+	opts.Cluster = newClusterOptions(cmd)
+	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "diagnose the snapshot at `PATH` (directory, .tar.gz or file) instead of a live cluster")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table, json, yaml or markdown")
+	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "minor", "exit 3 when a finding is at least this severe: critical, major, minor or none")
+	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (by case, namespace, object name pattern)")
+	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions([]string{"table", "json", "yaml", "markdown"}))
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletions([]string{"critical", "major", "minor", "none"}))
+	return cmd
+}
+
+// failRank is the lowest severity rank that fails the run; 0 never fails.
+func failRank(s string) (int, error) {
+	if s == "none" || s == "never" {
+		return 99, nil
+	}
+	sev, err := casebook.ParseSeverity(s)
+	if err != nil {
+		return 0, err
+	}
+	return sev.Rank(), nil
+}
+
+func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := outputFlag(opts.Output, "table", "json", "yaml", "markdown"); err != nil {
+		return err
+	}
+	rank, err := failRank(opts.FailOn)
+	if err != nil {
+		return usageErrorf("--fail-on: %v", err)
+	}
+	var excl *engine.Exclusions
+	if opts.Config != "" {
+		if excl, err = engine.LoadExclusions(opts.Config); err != nil {
+			return usageErrorf("--config: %v", err)
+		}
+	}
+	lib, err := opts.Library()
+	if err != nil {
+		return err
+	}
+
+	var (
+		src      casebook.Source
+		source   string
+		warnings []casebook.Warning
+	)
+	if opts.Snapshot != "" {
+		if used := opts.Cluster.clusterFlagsUsed(); len(used) > 0 {
+			return usageErrorf("--snapshot reads no cluster; drop %v", used)
+		}
+		snap, err := snapshot.Load(opts.Snapshot)
+		if err != nil {
+			return usageErrorf("read snapshot: %v", err)
+		}
+		if ns := opts.Cluster.Flags.Namespace; ns != nil && !opts.Cluster.AllNamespaces {
+			snap.Namespace = *ns
+		}
+		src, warnings = snap, snap.Warnings
+		source = fmt.Sprintf("snapshot %s (%d files)", opts.Snapshot, snap.Files)
+		if snap.Namespace != "" {
+			source += ", namespace " + snap.Namespace
+		}
+	} else {
+		s, desc, err := opts.Cluster.connect(ctx)
+		if err != nil {
+			return err
+		}
+		src, source = s, desc
+	}
+
+	res, err := engine.Run(ctx, src, opts.Detectors(), engine.Options{
+		Timeout:    opts.Timeout,
+		Case:       lib.Get,
+		Exclusions: excl,
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return &exitError{Code: ExitError, Err: errors.New("interrupted")}
+		}
+		return err
+	}
+	d := &report.Diagnosis{Source: source, Findings: res.Findings, Warnings: append(warnings, res.Warnings...), Cases: map[string]report.CaseTitle{}}
+	for _, f := range res.Findings {
+		if c, ok := lib.Get(f.CaseID); ok {
+			d.Cases[f.CaseID] = report.CaseTitle{Title: c.Title, TitleEN: c.TitleEN}
+		}
+	}
+	d.Summarize(res.Excluded)
+
+	switch opts.Output {
+	case "json":
+		err = report.JSON(opts.IO.Out, d)
+	case "yaml":
+		err = report.YAML(opts.IO.Out, d)
+	case "markdown":
+		err = report.FindingsMarkdown(opts.IO.Out, d)
+	default:
+		err = report.FindingsTable(opts.IO.Out, d, opts.IO.Color)
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range res.Findings {
+		if f.Severity.Rank() >= rank {
+			return silentExit(ExitFindings)
+		}
+	}
+	return nil
+}

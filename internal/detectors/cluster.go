@@ -1,0 +1,346 @@
+package detectors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/kube"
+)
+
+// reader reads a Source for one detector. Kinds a detector cannot do
+// without fail the detector; kinds that only feed some checks are read
+// with optional, which records why those checks were skipped and lets the
+// detector go on.
+type reader struct {
+	ctx     context.Context
+	src     casebook.Source
+	skipped []error
+}
+
+func newReader(ctx context.Context, src casebook.Source) *reader { return &reader{ctx: ctx, src: src} }
+
+// optional absorbs a forbidden or unserved kind: it reports whether the
+// list can be used, and remembers the error for the report. Other errors
+// are returned unchanged.
+func (r *reader) optional(err error) (ok bool, _ error) {
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, casebook.ErrForbidden) || errors.Is(err, casebook.ErrNotServed) {
+		r.skipped = append(r.skipped, err)
+		return false, nil
+	}
+	return false, err
+}
+
+// done returns the detector's findings with what it had to skip.
+func (r *reader) done(fs []casebook.Finding) ([]casebook.Finding, error) {
+	return fs, errors.Join(r.skipped...)
+}
+
+func (r *reader) pods(ns string) ([]*corev1.Pod, error) {
+	return kube.List[corev1.Pod](r.ctx, r.src, casebook.KindPod, ns)
+}
+
+// podsAndSystem returns the pods in scope plus those of kube-system, where
+// K3s runs its packaged components (Traefik, the local-path provisioner and
+// its helper pods, ServiceLB), even when the diagnosis is limited to
+// another namespace.
+func (r *reader) podsAndSystem() ([]*corev1.Pod, error) {
+	pods, err := r.pods(casebook.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pods {
+		if p.Namespace == "kube-system" {
+			// kube-system is in scope already.
+			return pods, nil
+		}
+	}
+	system, err := r.pods("kube-system")
+	if ok, err := r.optional(err); !ok {
+		return pods, err
+	}
+	return append(append([]*corev1.Pod(nil), pods...), system...), nil
+}
+
+func (r *reader) nodes() ([]*corev1.Node, error) {
+	return kube.List[corev1.Node](r.ctx, r.src, casebook.KindNode, "")
+}
+
+// events reads events for an index; an unreadable Event kind leaves the
+// index empty, so detectors fall back to object status.
+func (r *reader) events() (*eventIndex, error) {
+	evs, err := kube.List[corev1.Event](r.ctx, r.src, casebook.KindEvent, casebook.AllNamespaces)
+	if ok, err := r.optional(err); !ok {
+		return newEventIndex(nil), err
+	}
+	return newEventIndex(evs), nil
+}
+
+// eventIndex holds events by the object they are about, oldest first.
+type eventIndex struct {
+	byObject map[eventKey][]*corev1.Event
+}
+
+type eventKey struct{ kind, namespace, name string }
+
+func newEventIndex(evs []*corev1.Event) *eventIndex {
+	idx := &eventIndex{byObject: map[eventKey][]*corev1.Event{}}
+	for _, e := range evs {
+		o := e.InvolvedObject
+		k := eventKey{o.Kind, o.Namespace, o.Name}
+		idx.byObject[k] = append(idx.byObject[k], e)
+	}
+	for _, list := range idx.byObject {
+		sort.SliceStable(list, func(i, j int) bool {
+			ti, tj := eventTime(list[i]), eventTime(list[j])
+			if !ti.Equal(tj) {
+				return ti.Before(tj)
+			}
+			return list[i].Name < list[j].Name
+		})
+	}
+	return idx
+}
+
+// eventTime is when an event last happened.
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
+		return e.Series.LastObservedTime.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	case !e.FirstTimestamp.IsZero():
+		return e.FirstTimestamp.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// of returns the events about this incarnation of an object with one of
+// the reasons (any reason when none is given), oldest first. Events about
+// an earlier object of the same name (a StatefulSet's pod before it was
+// recreated) are left out: by UID when both carry one, else by time.
+func (idx *eventIndex) of(kind string, obj metav1.Object, reasons ...string) []*corev1.Event {
+	all := idx.byObject[eventKey{kind, obj.GetNamespace(), obj.GetName()}]
+	var out []*corev1.Event
+	for _, e := range all {
+		if uid := obj.GetUID(); uid != "" && e.InvolvedObject.UID != "" {
+			if e.InvolvedObject.UID != uid {
+				continue
+			}
+		} else if eventTime(e).Before(obj.GetCreationTimestamp().Time) {
+			continue
+		}
+		if len(reasons) == 0 {
+			out = append(out, e)
+			continue
+		}
+		for _, r := range reasons {
+			if e.Reason == r {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func last(evs []*corev1.Event) *corev1.Event {
+	if len(evs) == 0 {
+		return nil
+	}
+	return evs[len(evs)-1]
+}
+
+// quoteEvent quotes an event as evidence: reason, count and message verbatim.
+func quoteEvent(e *corev1.Event) string {
+	count := e.Count
+	if e.Series != nil && e.Series.Count > count {
+		count = e.Series.Count
+	}
+	times := ""
+	if count > 1 {
+		times = fmt.Sprintf(" (x%d)", count)
+	}
+	return fmt.Sprintf("event %s %s%s on %s %s: %s", e.Type, e.Reason, times, e.InvolvedObject.Kind, objName(e.InvolvedObject.Namespace, e.InvolvedObject.Name), e.Message)
+}
+
+// quoteEventsOf quotes a pod's events, leaving out those that only repeat
+// its PodScheduled condition, which the evidence already quotes.
+func quoteEventsOf(p *corev1.Pod, evs []*corev1.Event) []string {
+	cond := ""
+	if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
+		cond = c.Message
+	}
+	var out []string
+	for _, e := range evs {
+		if e.Message != cond {
+			out = append(out, quoteEvent(e))
+		}
+	}
+	return out
+}
+
+func objName(ns, name string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "/" + name
+}
+
+// quoteCondition quotes a pod condition as evidence.
+func quotePodCondition(p *corev1.Pod, c *corev1.PodCondition) string {
+	s := fmt.Sprintf("pod %s condition %s=%s", objName(p.Namespace, p.Name), c.Type, c.Status)
+	if c.Reason != "" {
+		s += " reason " + c.Reason
+	}
+	if c.Message != "" {
+		s += ": " + c.Message
+	}
+	return s
+}
+
+func podCondition(p *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == t {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func nodeCondition(n *corev1.Node, t corev1.NodeConditionType) *corev1.NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == t {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// podReady reports whether a pod is Ready.
+func podReady(p *corev1.Pod) bool {
+	c := podCondition(p, corev1.PodReady)
+	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+// nodeReady reports whether a node is Ready.
+func nodeReady(n *corev1.Node) bool {
+	c := nodeCondition(n, corev1.NodeReady)
+	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+// podTerminal reports whether a pod has finished or is going away: such a
+// pod serves nothing and is waited for by no one.
+func podTerminal(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil
+}
+
+// podRunning reports whether every container of a pod has started.
+func podRunning(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Running == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// waitingReasons quotes the containers of a pod that wait or crashed.
+func waitingReasons(p *corev1.Pod) []string {
+	var out []string
+	statuses := append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+	for _, cs := range statuses {
+		switch {
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+			s := fmt.Sprintf("pod %s container %s waiting: %s", objName(p.Namespace, p.Name), cs.Name, cs.State.Waiting.Reason)
+			if cs.State.Waiting.Message != "" {
+				s += ": " + cs.State.Waiting.Message
+			}
+			out = append(out, s)
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0:
+			t := cs.State.Terminated
+			s := fmt.Sprintf("pod %s container %s terminated: %s (exit code %d)", objName(p.Namespace, p.Name), cs.Name, t.Reason, t.ExitCode)
+			if t.Message != "" {
+				s += ": " + strings.TrimSpace(t.Message)
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// selects reports whether a Service-style selector selects the labels.
+func selects(selector map[string]string, l map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	return labels.SelectorFromValidatedSet(selector).Matches(labels.Set(l))
+}
+
+// formatLabels writes labels as k=v, sorted.
+func formatLabels(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+func ref(kind casebook.Kind, obj metav1.Object) casebook.ObjectRef { return kube.Ref(kind, obj) }
+
+// k3sNodeArgs returns a node's k3s.io/node-args annotation: the K3s
+// command-line flags as a JSON array, each flag and value its own element.
+func k3sNodeArgs(n *corev1.Node) string { return n.Annotations["k3s.io/node-args"] }
+
+// k3sDisables reports whether a K3s server was started with --disable for
+// a packaged component ("traefik", "local-storage") and quotes the flag.
+func k3sDisables(nodes []*corev1.Node, component string) (string, bool) {
+	for _, n := range nodes {
+		args := parseNodeArgs(k3sNodeArgs(n))
+		for i, a := range args {
+			var values []string
+			switch {
+			case a == "--disable" && i+1 < len(args):
+				values = strings.Split(args[i+1], ",")
+			case strings.HasPrefix(a, "--disable="):
+				values = strings.Split(strings.TrimPrefix(a, "--disable="), ",")
+			}
+			for _, v := range values {
+				if strings.TrimSpace(v) == component {
+					return fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)), true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+func parseNodeArgs(s string) []string {
+	var args []string
+	if s == "" || json.Unmarshal([]byte(s), &args) != nil {
+		return nil
+	}
+	return args
+}

@@ -1,0 +1,159 @@
+package detectors_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/cases"
+	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/detectors"
+	"github.com/casebook-dev/casebook/internal/engine"
+	"github.com/casebook-dev/casebook/internal/snapshot"
+)
+
+// fixture is one snapshot under testdata/<ID>/<variant>/.
+type fixture struct {
+	caseID, variant, dir string
+}
+
+func (f fixture) broken() bool { return strings.HasPrefix(f.variant, "broken") }
+
+func fixtures(t *testing.T) []fixture {
+	t.Helper()
+	dirs, err := filepath.Glob("testdata/*/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []fixture
+	for _, d := range dirs {
+		out = append(out, fixture{caseID: filepath.Base(filepath.Dir(d)), variant: filepath.Base(d), dir: d})
+	}
+	return out
+}
+
+// findingLines flattens findings to one line per object: CASE CAUSE KIND NS/NAME.
+func findingLines(fs []casebook.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		for _, o := range f.Objects {
+			name := o.Name
+			if o.Namespace != "" {
+				name = o.Namespace + "/" + o.Name
+			}
+			out = append(out, strings.Join([]string{f.CaseID, f.Cause, o.Kind, name}, " "))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func readExpect(t *testing.T, dir string) []string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "expect.txt"))
+	if err != nil {
+		t.Fatalf("every fixture declares its findings in expect.txt: %v", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		ln := strings.TrimSpace(sc.Text())
+		if ln != "" && !strings.HasPrefix(ln, "#") {
+			out = append(out, ln)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestEveryDetectorOverEveryFixture runs every detector over every fixture.
+// A broken fixture must produce exactly the findings it declares, among them
+// its own case on the right objects (and no finding on its healthy
+// look-alikes); a fixed fixture, the same cluster after the case's
+// solution, must produce none from any detector.
+func TestEveryDetectorOverEveryFixture(t *testing.T) {
+	for _, fx := range fixtures(t) {
+		t.Run(fx.caseID+"/"+fx.variant, func(t *testing.T) {
+			snap, err := snapshot.Load(fx.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range snap.Warnings {
+				t.Errorf("fixture does not load cleanly: %s", w)
+			}
+			res, err := engine.Run(context.Background(), snap, detectors.All(), engine.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range res.Warnings {
+				t.Errorf("warning: %s", w)
+			}
+			got := findingLines(res.Findings)
+			want := readExpect(t, fx.dir)
+			if !fx.broken() && len(want) > 0 {
+				t.Fatalf("a fixed fixture expects no findings, but expect.txt lists %v", want)
+			}
+			if fx.broken() {
+				own := false
+				for _, w := range want {
+					own = own || strings.HasPrefix(w, fx.caseID+" ")
+				}
+				if !own {
+					t.Fatalf("broken fixture of %s expects no %s finding", fx.caseID, fx.caseID)
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("findings differ from expect.txt\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+				for _, f := range res.Findings {
+					t.Logf("%s %s: %s\n    %s", f.CaseID, f.Cause, f.Message, strings.Join(f.Evidence, "\n    "))
+				}
+			}
+			for _, f := range res.Findings {
+				if f.Message == "" || len(f.Evidence) == 0 {
+					t.Errorf("%s %s: a finding needs a message and evidence", f.CaseID, f.Cause)
+				}
+			}
+		})
+	}
+}
+
+// TestEveryDetectorHasFixturesAndACase ties detectors, fixtures and the
+// case library together by ID.
+func TestEveryDetectorHasFixturesAndACase(t *testing.T) {
+	lib, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]map[string]bool{}
+	for _, fx := range fixtures(t) {
+		if have[fx.caseID] == nil {
+			have[fx.caseID] = map[string]bool{}
+		}
+		have[fx.caseID][fx.variant] = true
+	}
+	seen := map[string]bool{}
+	for _, d := range detectors.All() {
+		id := d.CaseID()
+		if seen[id] {
+			t.Errorf("two detectors for %s", id)
+		}
+		seen[id] = true
+		if !have[id]["broken"] || !have[id]["fixed"] {
+			t.Errorf("%s: needs testdata/%s/broken and testdata/%s/fixed", id, id, id)
+		}
+		if _, ok := lib.Get(id); !ok {
+			t.Errorf("%s: no such case in the library", id)
+		}
+	}
+	for id := range have {
+		if !seen[id] {
+			t.Errorf("testdata/%s has no detector", id)
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/kube"
+)
+
+// ServiceUnreachable finds N-002: Services that cannot deliver traffic
+// because their selector matches no pod, none of the selected pods is
+// ready, their targetPort is not a port the pods expose, or (K3s
+// ServiceLB) their LoadBalancer pods cannot start.
+type ServiceUnreachable struct{}
+
+var _ casebook.Detector = ServiceUnreachable{}
+
+// CaseID returns "N-002".
+func (ServiceUnreachable) CaseID() string { return "N-002" }
+
+// K3s ServiceLB labels its svclb pods with the Service they serve.
+const (
+	svclbServiceLabel   = "svccontroller.k3s.cattle.io/svcname"
+	svclbNamespaceLabel = "svccontroller.k3s.cattle.io/svcnamespace"
+)
+
+// Detect checks every Service that selects pods.
+func (ServiceUnreachable) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
+	r := newReader(ctx, src)
+	services, err := kube.List[corev1.Service](ctx, src, casebook.KindService, casebook.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	pods, err := r.pods(casebook.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	slices, err := kube.List[discoveryv1.EndpointSlice](ctx, src, casebook.KindEndpointSlice, casebook.AllNamespaces)
+	if _, err := r.optional(err); err != nil {
+		return nil, err
+	}
+	// svclb pods live in kube-system whatever namespace was asked for.
+	systemPods, err := r.pods("kube-system")
+	if _, err := r.optional(err); err != nil {
+		return nil, err
+	}
+	events, err := r.events()
+	if err != nil {
+		return nil, err
+	}
+
+	podsByNS := map[string][]*corev1.Pod{}
+	for _, p := range pods {
+		if !podTerminal(p) {
+			podsByNS[p.Namespace] = append(podsByNS[p.Namespace], p)
+		}
+	}
+	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
+	for _, s := range slices {
+		if svc := s.Labels[discoveryv1.LabelServiceName]; svc != "" {
+			slicesBySvc[s.Namespace+"/"+svc] = append(slicesBySvc[s.Namespace+"/"+svc], s)
+		}
+	}
+
+	var out []casebook.Finding
+	for _, svc := range services {
+		if svc.Spec.Type == corev1.ServiceTypeExternalName || len(svc.Spec.Selector) == 0 {
+			// Without a selector the endpoints are managed by hand; nothing to check.
+			continue
+		}
+		svcRef := ref(casebook.KindService, svc)
+		selectorQuote := fmt.Sprintf("service %s spec.selector: %s", objName(svc.Namespace, svc.Name), formatLabels(svc.Spec.Selector))
+		var selected []*corev1.Pod
+		for _, p := range podsByNS[svc.Namespace] {
+			if selects(svc.Spec.Selector, p.Labels) {
+				selected = append(selected, p)
+			}
+		}
+		svcSlices := slicesBySvc[svc.Namespace+"/"+svc.Name]
+
+		if len(selected) == 0 {
+			ev := []string{selectorQuote}
+			ev = append(ev, quoteSlices(svcSlices)...)
+			ev = append(ev, nearMisses(svc.Spec.Selector, podsByNS[svc.Namespace])...)
+			out = append(out, casebook.Finding{
+				CaseID: "N-002", Cause: "selector-matches-no-pod", Objects: []casebook.ObjectRef{svcRef},
+				Message:  "the Service's selector matches no pod, so it has no endpoints",
+				Evidence: ev,
+			})
+			continue
+		}
+
+		ready := 0
+		for _, p := range selected {
+			if podReady(p) {
+				ready++
+			}
+		}
+		if ready == 0 {
+			ev := []string{selectorQuote}
+			ev = append(ev, quoteSlices(svcSlices)...)
+			for _, p := range selected {
+				if c := podCondition(p, corev1.PodReady); c != nil {
+					ev = append(ev, quotePodCondition(p, c))
+				} else {
+					ev = append(ev, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+				}
+				ev = append(ev, waitingReasons(p)...)
+				if e := last(events.of("Pod", p, "Unhealthy", "FailedScheduling", "BackOff")); e != nil {
+					ev = append(ev, quoteEvent(e))
+				}
+			}
+			out = append(out, casebook.Finding{
+				CaseID: "N-002", Cause: "no-ready-endpoints", Objects: []casebook.ObjectRef{svcRef},
+				Message:  fmt.Sprintf("none of the %d pod(s) the Service selects is Ready, so it has no ready endpoints", len(selected)),
+				Evidence: ev,
+			})
+		}
+
+		for _, sp := range svc.Spec.Ports {
+			if f, ok := checkTargetPort(svc, sp, selected, selectorQuote); ok {
+				out = append(out, f)
+			}
+		}
+
+		if svc.Spec.Type == corev1.ServiceTypeLoadBalancer && len(svc.Status.LoadBalancer.Ingress) == 0 {
+			if f, ok := checkServiceLB(svc, systemPods, events); ok {
+				out = append(out, f)
+			}
+		}
+	}
+	return r.done(out)
+}
+
+// checkTargetPort finds a targetPort the selected pods do not expose. A
+// named targetPort that no container declares gets no endpoint port at all;
+// a numeric one is only judged when the pods declare their ports.
+func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*corev1.Pod, selectorQuote string) (casebook.Finding, bool) {
+	target := sp.TargetPort
+	if target.Type == intstr.Int && target.IntVal == 0 {
+		target = intstr.FromInt32(sp.Port)
+	}
+	proto := sp.Protocol
+	if proto == "" {
+		proto = corev1.ProtocolTCP
+	}
+	declared := map[string]bool{}
+	var exposed []string
+	found := false
+	for _, p := range selected {
+		for _, c := range p.Spec.Containers {
+			for _, cp := range c.Ports {
+				cproto := cp.Protocol
+				if cproto == "" {
+					cproto = corev1.ProtocolTCP
+				}
+				desc := fmt.Sprintf("%d/%s", cp.ContainerPort, cproto)
+				if cp.Name != "" {
+					desc = cp.Name + " " + desc
+				}
+				if !declared[desc] {
+					declared[desc] = true
+					exposed = append(exposed, desc)
+				}
+				if cproto != proto {
+					continue
+				}
+				if (target.Type == intstr.String && cp.Name == target.StrVal) || (target.Type == intstr.Int && cp.ContainerPort == target.IntVal) {
+					found = true
+				}
+			}
+		}
+	}
+	if found || (target.Type == intstr.Int && len(exposed) == 0) {
+		return casebook.Finding{}, false
+	}
+	sort.Strings(exposed)
+	portName := sp.Name
+	if portName == "" {
+		portName = fmt.Sprint(sp.Port)
+	}
+	exposedQuote := "the selected pods declare no container ports"
+	if len(exposed) > 0 {
+		exposedQuote = "the selected pods declare container ports: " + strings.Join(exposed, ", ")
+	}
+	cause, msg := "target-port-not-exposed", "the Service's targetPort is not a port its pods expose"
+	if target.Type == intstr.String {
+		cause, msg = "target-port-name-not-found", "the Service's named targetPort matches no container port name of its pods"
+	}
+	return casebook.Finding{
+		CaseID: "N-002", Cause: cause, Objects: []casebook.ObjectRef{ref(casebook.KindService, svc)},
+		Message: msg,
+		Evidence: []string{
+			fmt.Sprintf("service %s spec.ports[%s]: port %d, targetPort %s, protocol %s", objName(svc.Namespace, svc.Name), portName, sp.Port, target.String(), proto),
+			exposedQuote, selectorQuote,
+		},
+	}, true
+}
+
+// checkServiceLB finds a K3s LoadBalancer Service whose svclb pods cannot
+// run, typically because another pod already holds the host port.
+func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
+	var lb []*corev1.Pod
+	for _, p := range systemPods {
+		if p.Labels[svclbServiceLabel] == svc.Name && p.Labels[svclbNamespaceLabel] == svc.Namespace && !podTerminal(p) {
+			lb = append(lb, p)
+		}
+	}
+	if len(lb) == 0 {
+		return casebook.Finding{}, false
+	}
+	var ev []string
+	for _, p := range lb {
+		if podRunning(p) {
+			return casebook.Finding{}, false
+		}
+		if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
+			ev = append(ev, quotePodCondition(p, c))
+		} else {
+			ev = append(ev, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+		}
+		ev = append(ev, waitingReasons(p)...)
+		if e := last(events.of("Pod", p, "FailedScheduling")); e != nil {
+			ev = append(ev, quoteEventsOf(p, []*corev1.Event{e})...)
+		}
+	}
+	ev = append([]string{fmt.Sprintf("service %s type LoadBalancer status.loadBalancer: {}", objName(svc.Namespace, svc.Name))}, ev...)
+	objs := []casebook.ObjectRef{ref(casebook.KindService, svc)}
+	for _, p := range lb {
+		objs = append(objs, ref(casebook.KindPod, p))
+	}
+	return casebook.Finding{
+		CaseID: "N-002", Cause: "servicelb-pending", Objects: objs,
+		Message:  "the LoadBalancer has no external IP: none of its K3s ServiceLB (svclb) pods is running",
+		Evidence: ev,
+	}, true
+}
+
+// quoteSlices quotes a Service's EndpointSlices: how many endpoints, how many ready.
+func quoteSlices(slices []*discoveryv1.EndpointSlice) []string {
+	var out []string
+	for _, s := range slices {
+		ready := 0
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready == nil || *e.Conditions.Ready {
+				ready++
+			}
+		}
+		out = append(out, fmt.Sprintf("endpointslice %s: %d endpoint(s), %d ready", objName(s.Namespace, s.Name), len(s.Endpoints), ready))
+	}
+	return out
+}
+
+// nearMisses quotes up to three pods whose labels come close to the
+// selector: every key present, and each differing value similar to the
+// wanted one (the usual typo or rename: "webapp" for "web").
+func nearMisses(selector map[string]string, pods []*corev1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		close := true
+		for k, want := range selector {
+			have, ok := p.Labels[k]
+			if !ok || (have != want && !similar(have, want)) {
+				close = false
+				break
+			}
+		}
+		if close && len(out) < 3 {
+			out = append(out, fmt.Sprintf("pod %s labels: %s", objName(p.Namespace, p.Name), formatLabels(p.Labels)))
+		}
+	}
+	return out
+}
+
+// similar reports whether two label values look like one value mistyped
+// or renamed: one contains the other, or they differ in at most two edits.
+func similar(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	if strings.Contains(a, b) || strings.Contains(b, a) {
+		return true
+	}
+	return editDistance(a, b) <= 2
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

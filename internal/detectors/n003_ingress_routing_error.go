@@ -1,0 +1,348 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/kube"
+)
+
+// IngressRoutingError finds N-003: Ingresses whose routes cannot work
+// because their backend Service or port is missing, their IngressClass does
+// not exist or has no running controller, their TLS Secret is absent, or
+// another Ingress claims the same host and path.
+type IngressRoutingError struct{}
+
+var _ casebook.Detector = IngressRoutingError{}
+
+// CaseID returns "N-003".
+func (IngressRoutingError) CaseID() string { return "N-003" }
+
+// ingressControllers maps IngressClass controllers to the label their pods
+// carry, for the controllers an edge cluster runs.
+var ingressControllers = map[string]struct{ label, value, k3sComponent string }{
+	"traefik.io/ingress-controller": {"app.kubernetes.io/name", "traefik", "traefik"},
+	"k8s.io/ingress-nginx":          {"app.kubernetes.io/name", "ingress-nginx", ""},
+}
+
+const (
+	defaultClassAnnotation = "ingressclass.kubernetes.io/is-default-class"
+	legacyClassAnnotation  = "kubernetes.io/ingress.class"
+)
+
+// Detect checks every Ingress.
+func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
+	r := newReader(ctx, src)
+	ingresses, err := kube.List[networkingv1.Ingress](ctx, src, casebook.KindIngress, casebook.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	if len(ingresses) == 0 {
+		return nil, nil
+	}
+	services, err := kube.List[corev1.Service](ctx, src, casebook.KindService, casebook.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	classes, err := kube.List[networkingv1.IngressClass](ctx, src, casebook.KindIngressClass, "")
+	classesOK, err := r.optional(err)
+	if err != nil {
+		return nil, err
+	}
+	pods, err := r.podsAndSystem()
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := r.nodes()
+	if _, err := r.optional(err); err != nil {
+		return nil, err
+	}
+	secrets, err := kube.Metadata(ctx, src, casebook.KindSecret, casebook.AllNamespaces)
+	secretsOK, err := r.optional(err)
+	if err != nil {
+		return nil, err
+	}
+
+	svcByName := map[string]*corev1.Service{}
+	for _, s := range services {
+		svcByName[s.Namespace+"/"+s.Name] = s
+	}
+	classByName := map[string]*networkingv1.IngressClass{}
+	var defaults []*networkingv1.IngressClass
+	for _, c := range classes {
+		classByName[c.Name] = c
+		if c.Annotations[defaultClassAnnotation] == "true" {
+			defaults = append(defaults, c)
+		}
+	}
+	secretExists := map[string]bool{}
+	for _, s := range secrets {
+		secretExists[s.GetNamespace()+"/"+s.GetName()] = true
+	}
+
+	var out []casebook.Finding
+	for _, ing := range ingresses {
+		ingRef := ref(casebook.KindIngress, ing)
+		name := objName(ing.Namespace, ing.Name)
+
+		class, classQuote := effectiveClass(ing, defaults)
+		if classesOK {
+			if ing.Spec.IngressClassName != nil && classByName[*ing.Spec.IngressClassName] == nil {
+				out = append(out, casebook.Finding{
+					CaseID: "N-003", Cause: "ingress-class-missing", Objects: []casebook.ObjectRef{ingRef},
+					Message:  "the Ingress names an IngressClass that does not exist, so no controller serves it",
+					Evidence: []string{classQuote, "IngressClasses in the cluster: " + listClasses(classes)},
+				})
+			} else if f, ok := checkController(ing, class, classQuote, classByName, classes, pods, nodes); ok {
+				out = append(out, f)
+			}
+		}
+
+		for _, b := range backends(ing) {
+			svc := svcByName[ing.Namespace+"/"+b.service.Name]
+			quote := fmt.Sprintf("ingress %s %s backend: service %s port %s", name, b.where, b.service.Name, backendPort(b.service.Port))
+			if svc == nil {
+				out = append(out, casebook.Finding{
+					CaseID: "N-003", Cause: "backend-service-missing", Objects: []casebook.ObjectRef{ingRef},
+					Message:  "the Ingress routes to a Service that does not exist",
+					Evidence: []string{quote, fmt.Sprintf("service %s not found", objName(ing.Namespace, b.service.Name))},
+				})
+				continue
+			}
+			if !serviceHasPort(svc, b.service.Port) {
+				var ports []string
+				for _, p := range svc.Spec.Ports {
+					ports = append(ports, servicePortDesc(p))
+				}
+				out = append(out, casebook.Finding{
+					CaseID: "N-003", Cause: "backend-port-missing", Objects: []casebook.ObjectRef{ingRef},
+					Message: "the Ingress routes to a port its backend Service does not have",
+					Evidence: []string{quote, fmt.Sprintf("service %s spec.ports: %s", objName(svc.Namespace, svc.Name),
+						strings.Join(ports, ", "))},
+				})
+			}
+		}
+
+		if secretsOK {
+			for _, tls := range ing.Spec.TLS {
+				if tls.SecretName == "" || secretExists[ing.Namespace+"/"+tls.SecretName] {
+					continue
+				}
+				out = append(out, casebook.Finding{
+					CaseID: "N-003", Cause: "tls-secret-missing", Objects: []casebook.ObjectRef{ingRef},
+					Message: "the Ingress's TLS Secret does not exist, so HTTPS is served with the controller's default certificate or not at all",
+					Evidence: []string{
+						fmt.Sprintf("ingress %s spec.tls: hosts %s, secretName %s", name, strings.Join(tls.Hosts, ","), tls.SecretName),
+						fmt.Sprintf("secret %s not found", objName(ing.Namespace, tls.SecretName)),
+					},
+				})
+			}
+		}
+	}
+	out = append(out, conflicts(ingresses, defaults)...)
+	return r.done(out)
+}
+
+// effectiveClass returns the class an Ingress belongs to and quotes where
+// that comes from.
+func effectiveClass(ing *networkingv1.Ingress, defaults []*networkingv1.IngressClass) (string, string) {
+	name := objName(ing.Namespace, ing.Name)
+	switch {
+	case ing.Spec.IngressClassName != nil:
+		return *ing.Spec.IngressClassName, fmt.Sprintf("ingress %s spec.ingressClassName: %s", name, *ing.Spec.IngressClassName)
+	case ing.Annotations[legacyClassAnnotation] != "":
+		c := ing.Annotations[legacyClassAnnotation]
+		return c, fmt.Sprintf("ingress %s annotation %s: %s", name, legacyClassAnnotation, c)
+	case len(defaults) == 1:
+		return defaults[0].Name, fmt.Sprintf("ingress %s has no class; default IngressClass: %s", name, defaults[0].Name)
+	}
+	return "", fmt.Sprintf("ingress %s has no class and the cluster has no default IngressClass", name)
+}
+
+func listClasses(classes []*networkingv1.IngressClass) string {
+	if len(classes) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, c := range classes {
+		parts = append(parts, fmt.Sprintf("%s (controller %s)", c.Name, c.Spec.Controller))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checkController finds an Ingress whose controller is not running: its
+// class's known controller has no ready pod, or no class and no controller
+// exist at all (K3s started with --disable traefik).
+func checkController(ing *networkingv1.Ingress, class, classQuote string, classByName map[string]*networkingv1.IngressClass,
+	classes []*networkingv1.IngressClass, pods []*corev1.Pod, nodes []*corev1.Node) (casebook.Finding, bool) {
+	var controllers []string
+	if c := classByName[class]; c != nil {
+		controllers = []string{c.Spec.Controller}
+	} else if class == "" || class == "traefik" {
+		if len(classes) > 0 {
+			return casebook.Finding{}, false
+		}
+		// No class at all: whatever controller would serve it must be running.
+		controllers = []string{"traefik.io/ingress-controller", "k8s.io/ingress-nginx"}
+	} else {
+		return casebook.Finding{}, false
+	}
+	ev := []string{classQuote}
+	for _, ctrl := range controllers {
+		known, ok := ingressControllers[ctrl]
+		if !ok {
+			return casebook.Finding{}, false
+		}
+		var found []*corev1.Pod
+		for _, p := range pods {
+			if p.Labels[known.label] == known.value && !podTerminal(p) {
+				if podReady(p) {
+					return casebook.Finding{}, false
+				}
+				found = append(found, p)
+			}
+		}
+		if c := classByName[class]; c != nil {
+			ev = append(ev, fmt.Sprintf("ingressclass %s spec.controller: %s", c.Name, c.Spec.Controller))
+		}
+		if len(found) == 0 {
+			ev = append(ev, fmt.Sprintf("no pod labelled %s=%s", known.label, known.value))
+		}
+		for _, p := range found {
+			if c := podCondition(p, corev1.PodReady); c != nil {
+				ev = append(ev, quotePodCondition(p, c))
+			}
+			ev = append(ev, waitingReasons(p)...)
+		}
+		if known.k3sComponent != "" {
+			if q, ok := k3sDisables(nodes, known.k3sComponent); ok {
+				ev = append(ev, q)
+			}
+		}
+	}
+	return casebook.Finding{
+		CaseID: "N-003", Cause: "ingress-controller-not-running", Objects: []casebook.ObjectRef{ref(casebook.KindIngress, ing)},
+		Message:  "no ingress controller is running for the Ingress's class, so nothing routes its traffic",
+		Evidence: ev,
+	}, true
+}
+
+type backendRef struct {
+	where   string
+	service *networkingv1.IngressServiceBackend
+	host    string
+	path    string
+}
+
+// backends lists every Service backend of an Ingress.
+func backends(ing *networkingv1.Ingress) []backendRef {
+	var out []backendRef
+	if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
+		out = append(out, backendRef{where: "spec.defaultBackend", service: b.Service})
+	}
+	for _, rule := range ing.Spec.Rules {
+		if rule.HTTP == nil {
+			continue
+		}
+		for _, p := range rule.HTTP.Paths {
+			if p.Backend.Service == nil {
+				continue
+			}
+			host := rule.Host
+			if host == "" {
+				host = "*"
+			}
+			out = append(out, backendRef{where: fmt.Sprintf("rule %s%s", host, p.Path), service: p.Backend.Service, host: rule.Host, path: p.Path})
+		}
+	}
+	return out
+}
+
+func backendPort(p networkingv1.ServiceBackendPort) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return fmt.Sprint(p.Number)
+}
+
+func serviceHasPort(svc *corev1.Service, p networkingv1.ServiceBackendPort) bool {
+	for _, sp := range svc.Spec.Ports {
+		if (p.Name != "" && sp.Name == p.Name) || (p.Name == "" && sp.Port == p.Number) {
+			return true
+		}
+	}
+	return false
+}
+
+func servicePortDesc(p corev1.ServicePort) string {
+	if p.Name != "" {
+		return fmt.Sprintf("%s %d/%s", p.Name, p.Port, p.Protocol)
+	}
+	return fmt.Sprintf("%d/%s", p.Port, p.Protocol)
+}
+
+// conflicts finds Ingresses of one class that claim the same host and path
+// for different backends: the controller picks one and the other silently
+// gets no traffic.
+func conflicts(ingresses []*networkingv1.Ingress, defaults []*networkingv1.IngressClass) []casebook.Finding {
+	type route struct{ class, host, path string }
+	type claim struct {
+		ing     *networkingv1.Ingress
+		backend string
+	}
+	claims := map[route][]claim{}
+	var order []route
+	for _, ing := range ingresses {
+		class, _ := effectiveClass(ing, defaults)
+		for _, b := range backends(ing) {
+			if b.where == "spec.defaultBackend" {
+				continue
+			}
+			rt := route{class, b.host, b.path}
+			if _, seen := claims[rt]; !seen {
+				order = append(order, rt)
+			}
+			claims[rt] = append(claims[rt], claim{ing, objName(ing.Namespace, b.service.Name) + ":" + backendPort(b.service.Port)})
+		}
+	}
+	var out []casebook.Finding
+	for _, rt := range order {
+		cs := claims[rt]
+		backendsSeen := map[string]bool{}
+		ingSeen := map[string]bool{}
+		for _, c := range cs {
+			backendsSeen[c.backend] = true
+			ingSeen[c.ing.Namespace+"/"+c.ing.Name] = true
+		}
+		if len(backendsSeen) < 2 || len(ingSeen) < 2 {
+			continue
+		}
+		sort.SliceStable(cs, func(i, j int) bool { return metaLess(cs[i].ing, cs[j].ing) })
+		f := casebook.Finding{CaseID: "N-003", Cause: "host-path-conflict",
+			Message: "two Ingresses claim the same host and path for different backends; only one of them gets the traffic"}
+		host := rt.host
+		if host == "" {
+			host = "*"
+		}
+		for _, c := range cs {
+			f.Objects = append(f.Objects, ref(casebook.KindIngress, c.ing))
+			f.Evidence = append(f.Evidence, fmt.Sprintf("ingress %s: host %s path %s -> service %s", objName(c.ing.Namespace, c.ing.Name), host, rt.path, c.backend))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func metaLess(a, b metav1.Object) bool {
+	if a.GetNamespace() != b.GetNamespace() {
+		return a.GetNamespace() < b.GetNamespace()
+	}
+	return a.GetName() < b.GetName()
+}

@@ -1,0 +1,29 @@
+// Package detectors holds one detector per case, each in a file named after
+// it (k002_pod_scheduling_failed.go finds K-002), and the registry that
+// lists them. Each detector reads only the kinds it needs from a
+// casebook.Source, and its fixtures in testdata/<ID>/{broken,fixed}/ prove
+// that it finds its case and stays silent once the case's solution is
+// applied.
+package detectors
+
+import casebook "github.com/casebook-dev/casebook"
+
+// All returns every detector, in case ID order.
+func All() []casebook.Detector {
+	return []casebook.Detector{
+		PodSchedulingFailed{},
+		StorageVolumeMountFailed{},
+		ServiceUnreachable{},
+		IngressRoutingError{},
+		PVCMountFailed{},
+	}
+}
+
+// IDs returns the case IDs that have a detector.
+func IDs() []string {
+	var ids []string
+	for _, d := range All() {
+		ids = append(ids, d.CaseID())
+	}
+	return ids
+}

@@ -1,0 +1,257 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/kube"
+)
+
+// PVCMountFailed finds S-001: claims that cannot be provisioned (no or an
+// unknown StorageClass, no default class, a provisioner that is not
+// installed, an access mode local-path cannot serve) and pods whose claim
+// cannot be attached or mounted (FailedAttachVolume, Multi-Attach,
+// FailedMount). Mount failures of local-path volumes are K-003's.
+type PVCMountFailed struct{}
+
+var _ casebook.Detector = PVCMountFailed{}
+
+// CaseID returns "S-001".
+func (PVCMountFailed) CaseID() string { return "S-001" }
+
+// Detect checks Pending claims and pods waiting for their volumes.
+func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
+	r := newReader(ctx, src)
+	st, err := r.storage()
+	if err != nil {
+		return nil, err
+	}
+	pods, err := r.pods(casebook.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	events, err := r.events()
+	if err != nil {
+		return nil, err
+	}
+	var out []casebook.Finding
+	for _, c := range st.pvcList {
+		if c.Status.Phase != corev1.ClaimPending || c.DeletionTimestamp != nil {
+			continue
+		}
+		if f, ok := r.pendingClaim(st, c, pods, events); ok {
+			out = append(out, f)
+		}
+	}
+	if r.ctx.Err() != nil {
+		return nil, r.ctx.Err()
+	}
+	for _, p := range pods {
+		if podTerminal(p) || podRunning(p) {
+			continue
+		}
+		if f, ok := attachOrMountFailure(st, p, events); ok {
+			out = append(out, f)
+		}
+	}
+	return r.done(out)
+}
+
+// pendingClaim explains why a Pending claim gets no volume, if it is stuck.
+func (r *reader) pendingClaim(st *storage, c *corev1.PersistentVolumeClaim, pods []*corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
+	claimRef := ref(casebook.KindPersistentVolumeClaim, c)
+	ev := []string{quotePVC(c)}
+	provisioningFailed := false
+	for _, e := range lastByReason(events.of("PersistentVolumeClaim", c, "ProvisioningFailed", "ExternalProvisioning")) {
+		ev = append(ev, quoteEvent(e))
+		provisioningFailed = provisioningFailed || e.Reason == "ProvisioningFailed"
+	}
+	users := consumers(pods, c)
+	finding := func(cause, msg string) (casebook.Finding, bool) {
+		objs := []casebook.ObjectRef{claimRef}
+		for _, p := range users {
+			objs = append(objs, ref(casebook.KindPod, p))
+		}
+		return casebook.Finding{CaseID: "S-001", Cause: cause, Objects: objs, Message: msg, Evidence: ev}, true
+	}
+
+	switch {
+	case c.Spec.StorageClassName == nil:
+		if len(st.defaults) > 0 || c.Spec.VolumeName != "" {
+			return casebook.Finding{}, false
+		}
+		ev = append(ev, "no StorageClass is marked "+defaultSCAnnotation+"=true; StorageClasses: "+classNames(st))
+		return finding("no-default-storage-class", "the claim names no StorageClass and the cluster has no default one, so nothing provisions it")
+	case *c.Spec.StorageClassName == "":
+		// Static binding to a pre-made volume; nothing to provision.
+		return casebook.Finding{}, false
+	}
+	sc := st.classOf(c)
+	if sc == nil {
+		ev = append(ev, fmt.Sprintf("storageclass %q not found; StorageClasses: %s", *c.Spec.StorageClassName, classNames(st)))
+		return finding("storage-class-missing", "the claim's StorageClass does not exist, so nothing provisions it")
+	}
+	if sc.Provisioner != localPathProvisioner {
+		if provisioningFailed {
+			return finding("provisioning-failed", fmt.Sprintf("provisioner %s failed to create the claim's volume", sc.Provisioner))
+		}
+		return casebook.Finding{}, false
+	}
+	for _, m := range c.Spec.AccessModes {
+		if m == corev1.ReadWriteMany || m == corev1.ReadOnlyMany {
+			ev = append(ev, fmt.Sprintf("storageclass %s provisioner: %s", sc.Name, sc.Provisioner))
+			return finding("access-mode-unsupported", fmt.Sprintf("local-path volumes are node-local and cannot serve access mode %s", m))
+		}
+	}
+	waiting := len(users) > 0 || c.Annotations[selectedNode] != ""
+	if !waiting {
+		// WaitForFirstConsumer: Pending until a pod uses the claim, as it should be.
+		return casebook.Finding{}, false
+	}
+	present, quote, err := r.localPathProvisionerPresent()
+	if err != nil || present {
+		return casebook.Finding{}, false
+	}
+	ev = append(ev, quote...)
+	return finding("provisioner-missing", "the local-path provisioner is not installed, so the claim's volume is never created")
+}
+
+// localPathProvisionerPresent reports whether the local-path provisioner is
+// deployed at all (running or not: K-003 covers a broken one), and quotes
+// why not.
+func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
+	pods, err := r.pods(casebook.AllNamespaces)
+	if err != nil {
+		return false, nil, err
+	}
+	for _, p := range pods {
+		if p.Labels[localPathLabel] == localPathLabelValue {
+			return true, nil, nil
+		}
+	}
+	deps, err := kube.List[appsv1.Deployment](r.ctx, r.src, casebook.KindDeployment, "kube-system")
+	ok, err := r.optional(err)
+	if err != nil || !ok {
+		// Cannot tell without Deployments; say nothing rather than guess.
+		return true, nil, err
+	}
+	for _, d := range deps {
+		if d.Name == "local-path-provisioner" {
+			return true, nil, nil
+		}
+	}
+	quotes := []string{fmt.Sprintf("no pod labelled %s=%s and no Deployment kube-system/local-path-provisioner", localPathLabel, localPathLabelValue)}
+	nodes, err := r.nodes()
+	if ok, _ := r.optional(err); ok {
+		if q, disabled := k3sDisables(nodes, "local-storage"); disabled {
+			quotes = append(quotes, q)
+		}
+	}
+	return false, quotes, nil
+}
+
+// attachOrMountFailure finds a waiting pod whose claim-backed volume (not
+// local-path) failed to attach or mount.
+func attachOrMountFailure(st *storage, p *corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
+	vols := st.claimVolumes(p)
+	if len(vols) == 0 {
+		return casebook.Finding{}, false
+	}
+	evs := events.of("Pod", p, "FailedAttachVolume", "FailedMount")
+	var quotes []string
+	objs := []casebook.ObjectRef{ref(casebook.KindPod, p)}
+	cause := ""
+	for _, e := range lastByMessage(evs) {
+		affected := volumesOfEvent(vols, e.Message)
+		relevant := false
+		for _, v := range affected {
+			if v.pvc != nil && st.claimIsLocalPath(v.pvc) {
+				continue
+			}
+			relevant = true
+			if v.pvc != nil {
+				objs = appendRef(objs, ref(casebook.KindPersistentVolumeClaim, v.pvc))
+			}
+		}
+		if !relevant {
+			continue
+		}
+		quotes = append(quotes, quoteEvent(e))
+		c := "mount-failed"
+		if e.Reason == "FailedAttachVolume" {
+			c = "attach-failed"
+			if strings.Contains(e.Message, "Multi-Attach error") || strings.Contains(e.Message, "Waiting for detach") {
+				c = "multi-attach"
+			}
+		}
+		if causeRank[c] > causeRank[cause] {
+			cause = c
+		}
+	}
+	if cause == "" {
+		return casebook.Finding{}, false
+	}
+	msg := map[string]string{
+		"multi-attach":  "the pod's ReadWriteOnce volume is still attached to another node, so it cannot attach here (Multi-Attach)",
+		"attach-failed": "the pod's volume cannot be attached to its node",
+		"mount-failed":  "the pod's volume cannot be mounted, so its containers never start",
+	}[cause]
+	return casebook.Finding{CaseID: "S-001", Cause: cause, Objects: objs, Message: msg, Evidence: quotes}, true
+}
+
+var causeRank = map[string]int{"": 0, "mount-failed": 1, "attach-failed": 2, "multi-attach": 3}
+
+func appendRef(refs []casebook.ObjectRef, r casebook.ObjectRef) []casebook.ObjectRef {
+	for _, x := range refs {
+		if x == r {
+			return refs
+		}
+	}
+	return append(refs, r)
+}
+
+// lastByReason keeps the latest event of each reason, in time order.
+func lastByReason(evs []*corev1.Event) []*corev1.Event {
+	return lastBy(evs, func(e *corev1.Event) string { return e.Reason })
+}
+
+// lastByMessage keeps the latest event of each reason and message.
+func lastByMessage(evs []*corev1.Event) []*corev1.Event {
+	return lastBy(evs, func(e *corev1.Event) string { return e.Reason + "\x00" + e.Message })
+}
+
+func lastBy(evs []*corev1.Event, key func(*corev1.Event) string) []*corev1.Event {
+	latest := map[string]int{}
+	for i, e := range evs {
+		latest[key(e)] = i
+	}
+	var out []*corev1.Event
+	for i, e := range evs {
+		if latest[key(e)] == i {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func classNames(st *storage) string {
+	if len(st.classes) == 0 {
+		return "none"
+	}
+	var names []string
+	for n, c := range st.classes {
+		desc := n + " (" + c.Provisioner
+		if c.Annotations[defaultSCAnnotation] == "true" {
+			desc += ", default"
+		}
+		names = append(names, desc+")")
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}

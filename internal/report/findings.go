@@ -1,0 +1,272 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	casebook "github.com/casebook-dev/casebook"
+)
+
+// Diagnosis is what `casebook diagnose` reports: the findings, grouped by
+// case when rendered, and the warnings that say what could not be checked.
+type Diagnosis struct {
+	// Source says what was diagnosed: "snapshot examples/edge-cluster", "cluster edge-1".
+	Source   string             `json:"source"`
+	Summary  Summary            `json:"summary"`
+	Findings []casebook.Finding `json:"findings"`
+	Warnings []casebook.Warning `json:"warnings"`
+	// Cases holds the title of each case found, for people.
+	Cases map[string]CaseTitle `json:"cases,omitempty"`
+}
+
+// CaseTitle is a case's title in Chinese and English.
+type CaseTitle struct {
+	Title   string `json:"title"`
+	TitleEN string `json:"title_en"`
+}
+
+// Summary counts what was found.
+type Summary struct {
+	Cases    int `json:"cases"`
+	Findings int `json:"findings"`
+	Objects  int `json:"objects"`
+	Critical int `json:"critical"`
+	Major    int `json:"major"`
+	Minor    int `json:"minor"`
+	// Excluded counts objects dropped by the exclusion config.
+	Excluded int `json:"excluded"`
+}
+
+// Summarize fills the summary from the findings.
+func (d *Diagnosis) Summarize(excluded int) {
+	s := Summary{Findings: len(d.Findings), Excluded: excluded}
+	cases := map[string]bool{}
+	for _, f := range d.Findings {
+		cases[f.CaseID] = true
+		s.Objects += len(f.Objects)
+		switch f.Severity {
+		case casebook.SeverityCritical:
+			s.Critical++
+		case casebook.SeverityMajor:
+			s.Major++
+		case casebook.SeverityMinor:
+			s.Minor++
+		}
+	}
+	s.Cases = len(cases)
+	d.Summary = s
+	if d.Findings == nil {
+		d.Findings = []casebook.Finding{}
+	}
+	if d.Warnings == nil {
+		d.Warnings = []casebook.Warning{}
+	}
+}
+
+// caseGroup is the findings of one case, in report order.
+type caseGroup struct {
+	id       string
+	severity casebook.Severity
+	findings []casebook.Finding
+}
+
+func (d *Diagnosis) groups() []caseGroup {
+	var out []caseGroup
+	index := map[string]int{}
+	for _, f := range d.Findings {
+		i, ok := index[f.CaseID]
+		if !ok {
+			i = len(out)
+			index[f.CaseID] = i
+			out = append(out, caseGroup{id: f.CaseID, severity: f.Severity})
+		}
+		out[i].findings = append(out[i].findings, f)
+	}
+	return out
+}
+
+// ANSI styles for the table, used only when colour is on.
+const (
+	ansiBold   = "\x1b[1m"
+	ansiDim    = "\x1b[2m"
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+	ansiGreen  = "\x1b[32m"
+	ansiReset  = "\x1b[0m"
+)
+
+type painter bool
+
+func (p painter) paint(style, s string) string {
+	if !p || s == "" {
+		return s
+	}
+	return style + s + ansiReset
+}
+
+func (p painter) severity(s casebook.Severity, text string) string {
+	switch s {
+	case casebook.SeverityCritical:
+		return p.paint(ansiBold+ansiRed, text)
+	case casebook.SeverityMajor:
+		return p.paint(ansiBold+ansiYellow, text)
+	case casebook.SeverityMinor:
+		return p.paint(ansiBold+ansiCyan, text)
+	}
+	return p.paint(ansiBold, text)
+}
+
+func severityLabel(s casebook.Severity) string {
+	if s.Valid() {
+		return s.Label() + " " + string(s)
+	}
+	return "unknown"
+}
+
+// Limits of the table, which is for reading; JSON and YAML carry everything.
+const (
+	tableMaxObjects  = 8
+	tableMaxEvidence = 6
+)
+
+// FindingsTable renders a diagnosis for a terminal: one block per case,
+// most severe first, each finding with its objects, its evidence and the
+// case's next step, then the warnings, a summary and "casebook show" hints.
+// color turns on ANSI colours (severity only, and emphasis).
+func FindingsTable(w io.Writer, d *Diagnosis, color bool) error {
+	p := painter(color)
+	var b strings.Builder
+	if len(d.Findings) == 0 {
+		fmt.Fprintf(&b, "%s No known case found in %s.\n", p.paint(ansiGreen, "✓"), d.Source)
+	}
+	for _, g := range d.groups() {
+		title := d.Cases[g.id]
+		head := g.id
+		if title.Title != "" {
+			head += "  " + title.Title
+		}
+		fmt.Fprintf(&b, "%s  %s\n", p.severity(g.severity, head), p.severity(g.severity, "["+severityLabel(g.severity)+"]"))
+		if title.TitleEN != "" {
+			fmt.Fprintf(&b, "%s\n", p.paint(ansiDim, title.TitleEN))
+		}
+		for _, f := range g.findings {
+			fmt.Fprintf(&b, "\n  %s %s\n", p.severity(g.severity, "●"), f.Message)
+			objs := f.Objects
+			more := 0
+			if len(objs) > tableMaxObjects {
+				objs, more = objs[:tableMaxObjects], len(objs)-tableMaxObjects
+			}
+			t := Table{}
+			for _, o := range objs {
+				t.AddRow("   ", o.Kind, objectName(o))
+			}
+			var tb strings.Builder
+			_ = t.Write(&tb)
+			b.WriteString(tb.String())
+			if more > 0 {
+				fmt.Fprintf(&b, "    … and %d more\n", more)
+			}
+			ev := f.Evidence
+			more = 0
+			if len(ev) > tableMaxEvidence {
+				ev, more = ev[:tableMaxEvidence], len(ev)-tableMaxEvidence
+			}
+			for _, e := range ev {
+				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiDim, "│"), e)
+			}
+			if more > 0 {
+				fmt.Fprintf(&b, "    %s … %d more (-o json shows all)\n", p.paint(ansiDim, "│"), more)
+			}
+			if f.NextStep != "" {
+				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiBold, "next:"), f.NextStep)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(d.Warnings) > 0 {
+		fmt.Fprintf(&b, "%s\n", p.paint(ansiBold+ansiYellow, "Warnings (these checks are incomplete):"))
+		for _, w := range d.Warnings {
+			fmt.Fprintf(&b, "  %s %s\n", p.paint(ansiYellow, "!"), w.String())
+		}
+		b.WriteString("\n")
+	}
+	s := d.Summary
+	if len(d.Findings) > 0 {
+		fmt.Fprintf(&b, "%d case(s), %d finding(s) on %d object(s): %s, %s, %s.",
+			s.Cases, s.Findings, s.Objects,
+			p.severity(casebook.SeverityCritical, fmt.Sprintf("%d critical", s.Critical)),
+			p.severity(casebook.SeverityMajor, fmt.Sprintf("%d major", s.Major)),
+			p.severity(casebook.SeverityMinor, fmt.Sprintf("%d minor", s.Minor)))
+		if s.Excluded > 0 {
+			fmt.Fprintf(&b, " %d object(s) excluded by config.", s.Excluded)
+		}
+		b.WriteString("\n")
+		var hints []string
+		for _, g := range d.groups() {
+			hints = append(hints, p.paint(ansiBold, "casebook show "+g.id))
+		}
+		fmt.Fprintf(&b, "Read a case: %s\n", strings.Join(hints, ", "))
+	} else if s.Excluded > 0 {
+		fmt.Fprintf(&b, "%d object(s) excluded by config.\n", s.Excluded)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func objectName(o casebook.ObjectRef) string {
+	if o.Namespace == "" {
+		return o.Name
+	}
+	return o.Namespace + "/" + o.Name
+}
+
+// FindingsMarkdown renders a diagnosis as Markdown, for an issue or a
+// chat: a summary table, then one section per case.
+func FindingsMarkdown(w io.Writer, d *Diagnosis) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# casebook diagnose\n\nSource: %s\n\n", mdEscape(d.Source))
+	if len(d.Findings) == 0 {
+		b.WriteString("No known case found.\n")
+	} else {
+		s := d.Summary
+		fmt.Fprintf(&b, "%d case(s), %d finding(s) on %d object(s): %d critical, %d major, %d minor.\n\n",
+			s.Cases, s.Findings, s.Objects, s.Critical, s.Major, s.Minor)
+		b.WriteString("| Case | Severity | Finding | Objects |\n| --- | --- | --- | --- |\n")
+		for _, f := range d.Findings {
+			fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", f.CaseID, severityLabel(f.Severity), mdEscape(f.Message), len(f.Objects))
+		}
+		for _, g := range d.groups() {
+			title := d.Cases[g.id]
+			fmt.Fprintf(&b, "\n## %s %s\n\n", g.id, mdEscape(strings.TrimSpace(title.Title+" / "+title.TitleEN)))
+			fmt.Fprintf(&b, "Severity: %s. Read the case: `casebook show %s`.\n", severityLabel(g.severity), g.id)
+			for _, f := range g.findings {
+				fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(f.Message))
+				for _, o := range f.Objects {
+					fmt.Fprintf(&b, "- `%s %s`\n", o.Kind, objectName(o))
+				}
+				b.WriteString("\nEvidence:\n\n```text\n")
+				for _, e := range f.Evidence {
+					b.WriteString(strings.ReplaceAll(e, "```", "'''") + "\n")
+				}
+				b.WriteString("```\n")
+				if f.NextStep != "" {
+					fmt.Fprintf(&b, "\nNext step: %s\n", mdEscape(f.NextStep))
+				}
+			}
+		}
+	}
+	if len(d.Warnings) > 0 {
+		b.WriteString("\n## Warnings\n\n")
+		for _, w := range d.Warnings {
+			fmt.Fprintf(&b, "- %s: %s\n", w.Source, mdEscape(w.Message))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var mdEscaper = strings.NewReplacer("|", `\|`, "\n", " ")
+
+func mdEscape(s string) string { return mdEscaper.Replace(s) }

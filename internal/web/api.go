@@ -1,0 +1,339 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/search"
+)
+
+// writeJSON writes v with status. HTML-significant characters are escaped
+// (\u003c), so a response opened as a page cannot run a script.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error": "encode response"}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// writeError writes a JSON error: {"error": "..."}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, apiError{Error: msg})
+}
+
+// apiCaseSummary is a case in lists.
+type apiCaseSummary struct {
+	ID          string               `json:"id"`
+	Title       string               `json:"title"`
+	TitleEN     string               `json:"title_en"`
+	SummaryEN   string               `json:"summary_en,omitempty"`
+	Component   casebook.Component   `json:"component"`
+	Severity    casebook.Severity    `json:"severity"`
+	Types       []casebook.FaultType `json:"types"`
+	Status      casebook.Status      `json:"status"`
+	Detected    bool                 `json:"detected"`
+	File        string               `json:"file"`
+	Environment map[string]string    `json:"environment,omitempty"`
+	Related     []string             `json:"related,omitempty"`
+	URL         string               `json:"url"`
+}
+
+func newAPICaseSummary(c *casebook.Case) apiCaseSummary {
+	return apiCaseSummary{ID: c.ID, Title: c.Title, TitleEN: c.TitleEN, SummaryEN: c.SummaryEN,
+		Component: c.Component, Severity: c.Severity, Types: c.Types, Status: c.Status, Detected: c.Detected,
+		File: c.File, Environment: c.Environment, Related: c.Related, URL: "/cases/" + c.ID}
+}
+
+// apiCaseDetail is one whole case.
+type apiCaseDetail struct {
+	apiCaseSummary
+	Signals    []casebook.Signal  `json:"signals,omitempty"`
+	References []string           `json:"references,omitempty"`
+	Sections   []casebook.Section `json:"sections"`
+	Body       string             `json:"body"`
+}
+
+type apiCaseList struct {
+	Count int              `json:"count"`
+	Cases []apiCaseSummary `json:"cases"`
+}
+
+// apiCases is GET /api/v1/cases?component=&severity=&type=&status=.
+func (s *Server) apiCases(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := apiCaseList{Cases: []apiCaseSummary{}}
+	for _, c := range s.lib.Select(f) {
+		out.Cases = append(out.Cases, newAPICaseSummary(c))
+	}
+	out.Count = len(out.Cases)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// apiCase is GET /api/v1/cases/{id}.
+func (s *Server) apiCase(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, ok := s.lib.Get(id)
+	if !ok {
+		msg := fmt.Sprintf("no case %s", id)
+		if sug := s.lib.Suggest(id); sug != "" {
+			msg += "; did you mean " + sug + "?"
+		}
+		writeError(w, http.StatusNotFound, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiCaseDetail{apiCaseSummary: newAPICaseSummary(c), Signals: c.Signals,
+		References: c.References, Sections: c.Sections, Body: c.Body})
+}
+
+type apiSearchResult struct {
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	TitleEN  string   `json:"title_en"`
+	Score    float64  `json:"score"`
+	Snippets []string `json:"snippets"`
+	URL      string   `json:"url"`
+}
+
+type apiSearchResponse struct {
+	Query   string            `json:"query"`
+	Count   int               `json:"count"`
+	Results []apiSearchResult `json:"results"`
+}
+
+// apiSearch is GET /api/v1/search?q=&limit=.
+func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if q == "" {
+		writeError(w, http.StatusBadRequest, "missing query: use /api/v1/search?q=WORDS")
+		return
+	}
+	if len(q) > maxQueryBytes {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("query too long (%d bytes, at most %d); POST long text to /api/v1/match", len(q), maxQueryBytes))
+		return
+	}
+	limit, err := intParam(r, "limit", 10, 1, 50)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	hits, err := s.index.Search(q, limit)
+	if err != nil {
+		s.logf("search %q: %v", q, err)
+		writeError(w, http.StatusInternalServerError, "search failed")
+		return
+	}
+	out := apiSearchResponse{Query: q, Count: len(hits), Results: []apiSearchResult{}}
+	for _, h := range hits {
+		res := apiSearchResult{ID: h.Case.ID, Title: h.Case.Title, TitleEN: h.Case.TitleEN, Score: h.Score,
+			Snippets: []string{}, URL: "/cases/" + h.Case.ID}
+		for _, sn := range h.Snippets {
+			res.Snippets = append(res.Snippets, string(safeSnippet(sn)))
+		}
+		out.Results = append(out.Results, res)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// intParam reads an integer query parameter within [lo, hi].
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a number from %d to %d (got %q)", name, lo, hi, v)
+	}
+	return n, nil
+}
+
+type apiMatchRequest struct {
+	Text string `json:"text"`
+	Top  int    `json:"top"`
+}
+
+type apiMatch struct {
+	ID         string            `json:"id"`
+	Title      string            `json:"title"`
+	TitleEN    string            `json:"title_en"`
+	Severity   casebook.Severity `json:"severity"`
+	Confidence float64           `json:"confidence"`
+	Level      string            `json:"level"`
+	Signals    []apiSignalHit    `json:"signals"`
+	Terms      []string          `json:"terms"`
+	Lines      []apiLine         `json:"lines"`
+	URL        string            `json:"url"`
+}
+
+type apiSignalHit struct {
+	Signal string  `json:"signal"`
+	Match  string  `json:"match"`
+	Line   apiLine `json:"line"`
+	Count  int     `json:"count"`
+}
+
+type apiLine struct {
+	Number int    `json:"number"`
+	Text   string `json:"text"`
+}
+
+type apiMatchResponse struct {
+	Count   int        `json:"count"`
+	Matches []apiMatch `json:"matches"`
+	Message string     `json:"message,omitempty"`
+}
+
+// apiMatch is POST /api/v1/match: a JSON body {"text": "...", "top": 3},
+// or the text itself as text/plain.
+func (s *Server) apiMatch(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxBody)
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		if tooBig := maxBytesError(err); tooBig != nil {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large (at most %s)", byteSize(tooBig.Limit)))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "cannot read the request body: "+err.Error())
+		return
+	}
+	req := apiMatchRequest{Top: 3}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error()+` (want {"text": "...", "top": 3})`)
+			return
+		}
+	case "text/plain", "":
+		req.Text = string(data)
+		if req.Top, err = intParam(r, "top", 3, 1, 20); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content type %q: send application/json or text/plain", ct))
+		return
+	}
+	if req.Top < 1 || req.Top > 20 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("top must be from 1 to 20 (got %d)", req.Top))
+		return
+	}
+	if !utf8.ValidString(req.Text) {
+		writeError(w, http.StatusBadRequest, "the text is not valid UTF-8")
+		return
+	}
+	if strings.TrimSpace(req.Text) == "" {
+		writeError(w, http.StatusBadRequest, "empty text: send the error output to match")
+		return
+	}
+	out := apiMatchResponse{Matches: []apiMatch{}}
+	for _, res := range s.matcher.Match(req.Text, search.MatchOptions{Limit: req.Top}) {
+		m := apiMatch{ID: res.Case.ID, Title: res.Case.Title, TitleEN: res.Case.TitleEN, Severity: res.Case.Severity,
+			Confidence: float64(int(res.Confidence*1000+0.5)) / 1000, Level: res.Level,
+			Signals: []apiSignalHit{}, Terms: res.Terms, Lines: []apiLine{}, URL: "/cases/" + res.Case.ID}
+		if m.Terms == nil {
+			m.Terms = []string{}
+		}
+		for _, h := range res.Signals {
+			m.Signals = append(m.Signals, apiSignalHit{Signal: h.Signal.String(), Match: h.Match,
+				Line: apiLine{h.Line.Number, h.Line.Text}, Count: h.Count})
+		}
+		for _, ln := range res.Lines {
+			m.Lines = append(m.Lines, apiLine{ln.Number, ln.Text})
+		}
+		out.Matches = append(out.Matches, m)
+	}
+	out.Count = len(out.Matches)
+	if out.Count == 0 {
+		out.Message = "no known case matches"
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type apiDiagnosis struct {
+	Source   string             `json:"source"`
+	Time     time.Time          `json:"time"`
+	Count    int                `json:"count"`
+	Findings []casebook.Finding `json:"findings"`
+	Warnings []casebook.Warning `json:"warnings"`
+}
+
+func newAPIDiagnosis(d *Diagnosis) apiDiagnosis {
+	out := apiDiagnosis{Source: d.Source, Time: d.Time, Count: len(d.Findings), Findings: d.Findings, Warnings: d.Warnings}
+	if out.Findings == nil {
+		out.Findings = []casebook.Finding{}
+	}
+	if out.Warnings == nil {
+		out.Warnings = []casebook.Warning{}
+	}
+	return out
+}
+
+// apiDiagnose is GET /api/v1/diagnose: the findings of the server's source.
+func (s *Server) apiDiagnose(w http.ResponseWriter, r *http.Request) {
+	if s.diagnoser == nil {
+		writeError(w, http.StatusNotFound, "diagnosis is not available on this server")
+		return
+	}
+	if s.diagnoser.Source() == "" {
+		writeError(w, http.StatusNotFound, ErrNoSource.Error()+"; POST a snapshot .tar.gz to /api/v1/diagnose")
+		return
+	}
+	d, err := s.currentDiagnosis(r.Context(), r.URL.Query().Has("refresh"))
+	if err != nil {
+		s.logf("diagnose %s: %v", s.diagnoser.Source(), err)
+		writeError(w, http.StatusBadGateway, "diagnose "+s.diagnoser.Source()+": "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, newAPIDiagnosis(d))
+}
+
+// apiDiagnoseUpload is POST /api/v1/diagnose: the body is a snapshot
+// .tar.gz, or a multipart form with it in the field "snapshot".
+func (s *Server) apiDiagnoseUpload(w http.ResponseWriter, r *http.Request) {
+	if s.diagnoser == nil {
+		writeError(w, http.StatusNotFound, "diagnosis is not available on this server")
+		return
+	}
+	d, _, err := s.receiveUpload(w, r)
+	if err != nil {
+		var ue *uploadError
+		if errors.As(err, &ue) {
+			writeError(w, ue.Status, ue.Msg)
+			return
+		}
+		s.logf("diagnose upload: %v", err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, newAPIDiagnosis(d))
+}

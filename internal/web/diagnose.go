@@ -1,0 +1,318 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	casebook "github.com/casebook-dev/casebook"
+)
+
+// Diagnoser finds known cases in cluster state, for the diagnose page and
+// API. Its methods are called concurrently.
+type Diagnoser interface {
+	// Source names the source the server was started with ("snapshot
+	// examples/edge-cluster", "cluster edge-1"); "" when there is none.
+	Source() string
+	// Current diagnoses that source.
+	Current(ctx context.Context) (*Diagnosis, error)
+	// Snapshot diagnoses a snapshot directory: an extracted upload.
+	Snapshot(ctx context.Context, dir string) (*Diagnosis, error)
+}
+
+// Diagnosis is what a diagnosis found.
+type Diagnosis struct {
+	Source   string
+	Findings []casebook.Finding
+	Warnings []casebook.Warning
+	Time     time.Time
+}
+
+// ErrNoSource is returned by Diagnoser.Current when the server was started
+// without a source.
+var ErrNoSource = errors.New("the server was started without a source (--snapshot PATH or cluster flags)")
+
+// currentDiagnosis caches the diagnosis of the server's own source: one
+// run at a time, reused until it is older than ttl (0: for good, as for a
+// snapshot, which does not change).
+type currentDiagnosis struct {
+	mu  sync.Mutex
+	d   *Diagnosis
+	ttl time.Duration
+}
+
+// minRefresh is how often a reader may force a new run of a live source.
+const minRefresh = 5 * time.Second
+
+func (s *Server) currentDiagnosis(ctx context.Context, refresh bool) (*Diagnosis, error) {
+	c := s.current
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.d != nil {
+		age := time.Since(c.d.Time)
+		fresh := c.ttl == 0 || age < c.ttl
+		if fresh && (!refresh || c.ttl == 0 || age < minRefresh) {
+			return c.d, nil
+		}
+	}
+	ctx, cancel := s.ctxOrTimeout(ctx)
+	defer cancel()
+	d, err := s.diagnoser.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d.Time.IsZero() {
+		d.Time = time.Now()
+	}
+	c.d = d
+	return d, nil
+}
+
+// --- page ---------------------------------------------------------------
+
+type diagnoseView struct {
+	Available bool
+	Source    string
+	NoSource  bool
+	Err       string
+	Uploaded  bool
+	FileName  string
+	MaxUpload string
+	Result    *diagnosisView
+	Refresh   bool
+}
+
+type diagnosisView struct {
+	Source   string
+	Time     string
+	Count    int
+	Groups   []findingGroup
+	Warnings []string
+}
+
+// findingGroup is the findings of one case.
+type findingGroup struct {
+	caseRow
+	Known    bool
+	Findings []findingRow
+}
+
+type findingRow struct {
+	Message  string
+	Cause    string
+	Objects  []string
+	Evidence []string
+	NextStep string
+}
+
+func (s *Server) diagnosePage(w http.ResponseWriter, r *http.Request) {
+	l := requestLang(r)
+	v := &diagnoseView{Available: s.diagnoser != nil, MaxUpload: byteSize(s.limits.MaxUpload)}
+	if s.diagnoser != nil {
+		v.Source = s.diagnoser.Source()
+		v.NoSource = v.Source == ""
+		v.Refresh = s.current.ttl > 0
+	}
+	if v.Available && !v.NoSource {
+		d, err := s.currentDiagnosis(r.Context(), r.URL.Query().Has("refresh"))
+		if err != nil {
+			s.logf("diagnose %s: %v", v.Source, err)
+			v.Err = err.Error()
+		} else {
+			v.Result = s.diagnosisView(l, d)
+		}
+	}
+	s.render(w, http.StatusOK, "diagnose", s.newPage(l, r, "diagnose", tr(l, "diag.title"), v))
+}
+
+func (s *Server) diagnoseUpload(w http.ResponseWriter, r *http.Request) {
+	l := requestLang(r)
+	if s.diagnoser == nil {
+		s.errorPage(w, r, http.StatusNotFound, tr(l, "err.title"), tr(l, "diag.unavailable"))
+		return
+	}
+	d, name, err := s.receiveUpload(w, r)
+	if err != nil {
+		var ue *uploadError
+		if errors.As(err, &ue) {
+			v := &errorView{Status: ue.Status, Title: tr(l, "err.upload"), Message: ue.Msg,
+				LinkText: tr(l, "diag.upload.again"), LinkURL: "/diagnose"}
+			s.render(w, ue.Status, "error", s.newPage(l, r, "diagnose", v.Title, v))
+			return
+		}
+		s.logf("diagnose upload: %v", err)
+		s.errorPage(w, r, http.StatusInternalServerError, tr(l, "diag.error"), err.Error())
+		return
+	}
+	v := &diagnoseView{Available: true, Uploaded: true, FileName: name, MaxUpload: byteSize(s.limits.MaxUpload),
+		Source: s.diagnoser.Source(), Result: s.diagnosisView(l, d)}
+	v.NoSource = v.Source == ""
+	s.render(w, http.StatusOK, "diagnose", s.newPage(l, r, "diagnose", tr(l, "diag.uploaded")+" · "+tr(l, "diag.title"), v))
+}
+
+// diagnosisView groups findings by case, most severe case first.
+func (s *Server) diagnosisView(l lang, d *Diagnosis) *diagnosisView {
+	v := &diagnosisView{Source: d.Source, Time: d.Time.Format("2006-01-02 15:04:05 MST"), Count: len(d.Findings)}
+	byCase := map[string]*findingGroup{}
+	var order []string
+	for _, f := range d.Findings {
+		g, ok := byCase[f.CaseID]
+		if !ok {
+			g = &findingGroup{caseRow: caseRow{ID: f.CaseID, Title: f.CaseID, Severity: f.Severity, SeverityLabel: severityLabel(l, f.Severity)}}
+			if c, found := s.lib.Get(f.CaseID); found {
+				g.caseRow, g.Known = newCaseRow(l, c), true
+			}
+			byCase[f.CaseID] = g
+			order = append(order, f.CaseID)
+		}
+		row := findingRow{Message: f.Message, Cause: f.Cause, Evidence: f.Evidence, NextStep: f.NextStep}
+		for _, o := range f.Objects {
+			row.Objects = append(row.Objects, o.String())
+		}
+		g.Findings = append(g.Findings, row)
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := byCase[order[i]], byCase[order[j]]
+		if a.Severity.Rank() != b.Severity.Rank() {
+			return a.Severity.Rank() > b.Severity.Rank()
+		}
+		return a.ID < b.ID
+	})
+	for _, id := range order {
+		v.Groups = append(v.Groups, *byCase[id])
+	}
+	for _, w := range d.Warnings {
+		v.Warnings = append(v.Warnings, w.String())
+	}
+	return v
+}
+
+// --- upload -------------------------------------------------------------
+
+// uploadField is the form field of the snapshot file.
+const uploadField = "snapshot"
+
+// multipartSlack is what a multipart body may hold beside the file.
+const multipartSlack = 64 << 10
+
+// receiveUpload reads a snapshot .tar.gz from the request (a multipart
+// form with the file in "snapshot", or the archive as the body), unpacks
+// it into a temporary directory within the limits, diagnoses it and
+// removes the directory. It returns the upload's file name.
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (*Diagnosis, string, error) {
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		return nil, "", badUpload(http.StatusServiceUnavailable, "the server is diagnosing other uploads; try again in a moment")
+	}
+	if r.ContentLength > s.limits.MaxUpload+multipartSlack {
+		return nil, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (%s, at most %s)", byteSize(r.ContentLength), byteSize(s.limits.MaxUpload))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxUpload+multipartSlack)
+	body, name, err := uploadBody(r)
+	if err != nil {
+		return nil, "", err
+	}
+	body = io.LimitReader(body, s.limits.MaxUpload+1)
+
+	dir, err := os.MkdirTemp("", "casebook-upload-")
+	if err != nil {
+		return nil, "", fmt.Errorf("create upload directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	counted := &countingReader{r: body}
+	if _, err := extractTarGz(counted, dir, extractLimits{MaxBytes: s.limits.MaxExtracted, MaxFiles: s.limits.MaxFiles}); err != nil {
+		if counted.n > s.limits.MaxUpload {
+			return nil, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(s.limits.MaxUpload))
+		}
+		return nil, "", err
+	}
+	// Whatever follows the archive still counts against the limit.
+	_, _ = io.Copy(io.Discard, counted)
+	if counted.n > s.limits.MaxUpload {
+		return nil, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(s.limits.MaxUpload))
+	}
+	ctx, cancel := s.ctxOrTimeout(r.Context())
+	defer cancel()
+	d, err := s.diagnoser.Snapshot(ctx, dir)
+	if err != nil {
+		return nil, "", badUpload(http.StatusBadRequest, "cannot diagnose the snapshot: %s", strings.ReplaceAll(err.Error(), dir, name))
+	}
+	if d.Time.IsZero() {
+		d.Time = time.Now()
+	}
+	d.Source = "upload " + name
+	return d, name, nil
+}
+
+// uploadBody finds the archive in the request.
+func uploadBody(r *http.Request) (io.Reader, string, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "multipart/form-data" {
+		return r.Body, "snapshot.tar.gz", nil
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", badUpload(http.StatusBadRequest, "cannot read the form: %v", err)
+	}
+	for range 16 {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if tooBig := maxBytesError(err); tooBig != nil {
+				return nil, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(tooBig.Limit-multipartSlack))
+			}
+			return nil, "", badUpload(http.StatusBadRequest, "cannot read the form: %v", err)
+		}
+		if part.FormName() == uploadField {
+			name := part.FileName()
+			if name == "" {
+				return nil, "", badUpload(http.StatusBadRequest, "choose a snapshot file to upload")
+			}
+			return part, displayName(name), nil
+		}
+	}
+	return nil, "", badUpload(http.StatusBadRequest, "no snapshot in the upload: send the .tar.gz in the form field %q", uploadField)
+}
+
+// displayName shortens an uploaded file name for display.
+func displayName(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	if utf8.RuneCountInString(name) > 80 {
+		name = string([]rune(name)[:80]) + "…"
+	}
+	return name
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func maxBytesError(err error) *http.MaxBytesError {
+	var e *http.MaxBytesError
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}

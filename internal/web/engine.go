@@ -1,0 +1,82 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/engine"
+	"github.com/casebook-dev/casebook/internal/snapshot"
+)
+
+// EngineDiagnoser is the Diagnoser of `casebook serve`: it runs the
+// detectors through the engine over the server's source, and over uploaded
+// snapshots.
+type EngineDiagnoser struct {
+	Library   *caseload.Library
+	Detectors []casebook.Detector
+	// Name describes Src to readers ("snapshot bundle.tar.gz"); Src is nil
+	// when the server has no source of its own.
+	Name string
+	Src  casebook.Source
+	// SourceWarnings are the warnings of reading Src, such as snapshot
+	// files that did not parse; every diagnosis of Src repeats them.
+	SourceWarnings []casebook.Warning
+	Exclusions     *engine.Exclusions
+	// Timeout bounds each detector; 0 is the engine's default.
+	Timeout time.Duration
+}
+
+var _ Diagnoser = (*EngineDiagnoser)(nil)
+
+// Source names the server's source, "" when there is none.
+func (d *EngineDiagnoser) Source() string {
+	if d.Src == nil {
+		return ""
+	}
+	return d.Name
+}
+
+// Current diagnoses the server's source.
+func (d *EngineDiagnoser) Current(ctx context.Context) (*Diagnosis, error) {
+	if d.Src == nil {
+		return nil, ErrNoSource
+	}
+	res, err := d.run(ctx, d.Src)
+	if err != nil {
+		return nil, err
+	}
+	return &Diagnosis{Source: d.Name, Findings: res.Findings, Time: time.Now(),
+		Warnings: append(append([]casebook.Warning(nil), d.SourceWarnings...), res.Warnings...)}, nil
+}
+
+// Snapshot diagnoses the snapshot in dir. Warnings name files relative to
+// dir, which is a temporary directory the reader never sees.
+func (d *EngineDiagnoser) Snapshot(ctx context.Context, dir string) (*Diagnosis, error) {
+	snap, err := snapshot.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.run(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
+	out := &Diagnosis{Findings: res.Findings, Time: time.Now()}
+	for _, w := range append(snap.Warnings, res.Warnings...) {
+		w.Message = strings.ReplaceAll(w.Message, dir+"/", "")
+		w.Message = strings.ReplaceAll(w.Message, dir, ".")
+		out.Warnings = append(out.Warnings, w)
+	}
+	return out, nil
+}
+
+func (d *EngineDiagnoser) run(ctx context.Context, src casebook.Source) (*engine.Result, error) {
+	res, err := engine.Run(ctx, src, d.Detectors, engine.Options{Case: d.Library.Get, Exclusions: d.Exclusions, Timeout: d.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("diagnose: %w", err)
+	}
+	return res, nil
+}
