@@ -122,22 +122,43 @@ type Warning struct {
 
 func (w Warning) String() string { return w.Source + ": " + w.Message }
 
-var firstStep = regexp.MustCompile(`^\s{0,3}1[.)、]\s+(.+)$`)
+var (
+	firstStep = regexp.MustCompile(`^\s{0,3}1[.)、]\s+(.+)$`)
+	anyStep   = regexp.MustCompile(`^\s{0,3}\d+[.)、]\s+`)
+)
 
 // FirstStep returns the first numbered step of the case's 排查过程
-// (investigation) section, as plain text without Markdown emphasis, or ""
-// when the section has no numbered step yet.
+// (investigation) section, as plain text without Markdown emphasis, followed
+// by the step's first command when it has one ("… → kubectl get pods -A"),
+// or "" when the section has no numbered step yet.
 func (c *Case) FirstStep() string {
 	s := c.Section("排查过程")
 	if s == nil {
 		return ""
 	}
-	fence := ""
+	step, fence, cmd := "", "", ""
 	for _, ln := range strings.Split(s.Text, "\n") {
 		t := strings.TrimSpace(ln)
 		if fence != "" {
+			if cmd != "" {
+				// A continued command ("\" at the end) goes on here.
+				cmd += " " + strings.TrimSuffix(t, "\\")
+				if !strings.HasSuffix(t, "\\") || strings.HasPrefix(t, fence) {
+					return nextStep(step, strings.TrimSpace(strings.TrimSuffix(cmd, fence)))
+				}
+				continue
+			}
 			if strings.HasPrefix(t, fence) {
 				fence = ""
+				continue
+			}
+			if step != "" {
+				if c := commandLine(t); c != "" {
+					if !strings.HasSuffix(t, "\\") {
+						return nextStep(step, c)
+					}
+					cmd = strings.TrimSpace(strings.TrimSuffix(c, "\\"))
+				}
 			}
 			continue
 		}
@@ -145,11 +166,28 @@ func (c *Case) FirstStep() string {
 			fence = t[:3]
 			continue
 		}
+		if step != "" && anyStep.MatchString(ln) {
+			break // the next step: the first one had no command
+		}
 		if m := firstStep.FindStringSubmatch(ln); m != nil {
-			return plainMarkdown(m[1])
+			step = plainMarkdown(m[1])
 		}
 	}
-	return ""
+	return step
+}
+
+func nextStep(step, cmd string) string {
+	return strings.TrimRight(step, "：:") + " → " + cmd
+}
+
+// commandLine returns the command on a code block line: a console prompt is
+// dropped, and comments and blank lines give "".
+func commandLine(t string) string {
+	t = strings.TrimSpace(strings.TrimPrefix(t, "$ "))
+	if t == "" || strings.HasPrefix(t, "#") {
+		return ""
+	}
+	return t
 }
 
 var mdEmphasis = strings.NewReplacer("**", "", "__", "", "`", "")

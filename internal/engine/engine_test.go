@@ -131,7 +131,7 @@ func TestCaseFillsSeverityAndNextStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := res.Findings[0]
-	if f.Severity != casebook.SeverityCritical || f.NextStep != "确认 Service 的 selector。" {
+	if f.Severity != casebook.SeverityCritical || f.NextStep != "确认 Service 的 selector。 → kubectl get svc" {
 		t.Errorf("severity %q, next step %q", f.Severity, f.NextStep)
 	}
 }
