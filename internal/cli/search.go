@@ -96,12 +96,12 @@ func searchRun(opts *SearchOptions) error {
 	}
 	for i, h := range hits {
 		fmt.Fprintf(opts.IO.Out, "%d. %s  %s  %s\n", i+1, opts.IO.Style(styleBold, h.Case.ID), h.Case.Title,
-			opts.IO.Style(styleDim, fmt.Sprintf("(%s, score %.2f)", h.Case.TitleEN, h.Score)))
+			opts.IO.Style(styleDim, fmt.Sprintf("(%s, score %.3g)", h.Case.TitleEN, h.Score)))
 		for j, s := range h.Snippets {
 			if j == 2 {
 				break
 			}
-			fmt.Fprintf(opts.IO.Out, "   … %s …\n", search.PlainSnippet(s, open, closeMark))
+			fmt.Fprintf(opts.IO.Out, "   %s\n", search.PlainSnippet(s, open, closeMark))
 		}
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "\nRead a case with: casebook show %s\n", hits[0].Case.ID)

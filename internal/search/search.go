@@ -23,6 +23,9 @@ import (
 type Index struct {
 	idx   bleve.Index
 	cases map[string]*casebook.Case
+	// texts holds each case's indexed text by field, to cut snippets from
+	// without loading stored documents back out of the index.
+	texts map[string]map[string]string
 }
 
 // Hit is one search result.
@@ -55,7 +58,7 @@ func NewIndex(cases []*casebook.Case) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create search index: %w", err)
 	}
-	ix := &Index{idx: idx, cases: map[string]*casebook.Case{}}
+	ix := &Index{idx: idx, cases: map[string]*casebook.Case{}, texts: map[string]map[string]string{}}
 	batch := idx.NewBatch()
 	for _, c := range cases {
 		ix.cases[c.ID] = c
@@ -65,6 +68,7 @@ func NewIndex(cases []*casebook.Case) (*Index, error) {
 		}
 		doc := document{ID: c.ID, Title: c.Title, TitleEN: c.TitleEN, Summary: c.SummaryEN,
 			Signals: strings.Join(sigs, "\n"), Body: PlainText(c.Body)}
+		ix.texts[c.ID] = map[string]string{"body": doc.Body, "summary": doc.Summary}
 		if err := batch.Index(c.ID, doc); err != nil {
 			return nil, fmt.Errorf("index case %s: %w", c.ID, err)
 		}
@@ -78,7 +82,6 @@ func NewIndex(cases []*casebook.Case) (*Index, error) {
 func newMapping() mapping.IndexMapping {
 	text := bleve.NewTextFieldMapping()
 	text.Analyzer = cjk.AnalyzerName
-	text.Store = true
 	text.IncludeTermVectors = true
 	id := bleve.NewTextFieldMapping()
 	id.Analyzer = keyword.Name
@@ -92,6 +95,9 @@ func newMapping() mapping.IndexMapping {
 	m.DefaultAnalyzer = cjk.AnalyzerName
 	return m
 }
+
+// minRelativeScore is the share of the best hit's score a hit needs to be listed.
+const minRelativeScore = 0.1
 
 var caseIDPattern = regexp.MustCompile(`(?i)^[wkons]-\d{3}$`)
 
@@ -115,9 +121,9 @@ func (ix *Index) Search(q string, limit int) ([]Hit, error) {
 		parts = append(parts, m)
 	}
 	req := bleve.NewSearchRequestOptions(bleve.NewDisjunctionQuery(parts...), limit, 0, false)
-	req.Highlight = bleve.NewHighlight()
-	req.Highlight.AddField("body")
-	req.Highlight.AddField("summary")
+	// Term locations, not bleve's highlighter: the highlighter loads every
+	// stored field of every hit and was most of a query's time.
+	req.IncludeLocations = true
 	res, err := ix.idx.Search(req)
 	if err != nil {
 		return nil, fmt.Errorf("search %q: %w", q, err)
@@ -125,12 +131,14 @@ func (ix *Index) Search(q string, limit int) ([]Hit, error) {
 	hits := make([]Hit, 0, len(res.Hits))
 	for _, h := range res.Hits {
 		c := ix.cases[h.ID]
-		if c == nil {
+		// A hit far below the best matched a common fragment only (启动
+		// of 冷启动): noise, not a result.
+		if c == nil || h.Score < minRelativeScore*res.Hits[0].Score {
 			continue
 		}
 		hit := Hit{Case: c, Score: h.Score}
 		for _, f := range []string{"body", "summary"} {
-			hit.Snippets = append(hit.Snippets, h.Fragments[f]...)
+			hit.Snippets = append(hit.Snippets, snippets(ix.texts[h.ID][f], h.Locations[f], 2)...)
 		}
 		hits = append(hits, hit)
 	}
@@ -153,13 +161,15 @@ var (
 	fenceLine   = regexp.MustCompile("(?m)^\\s*(```|~~~).*$")
 	headingMark = regexp.MustCompile(`(?m)^\s*#{1,6}\s+`)
 	tableRule   = regexp.MustCompile(`(?m)^\s*\|?[\s:|-]+\|[\s:|-]*$`)
+	emphasis    = strings.NewReplacer("**", "", "`", "")
 )
 
 // PlainText strips the Markdown syntax that would clutter snippets (fences,
-// heading marks, table rules) and keeps the words and the commands.
+// heading marks, table rules, emphasis and code marks) and keeps the words
+// and the commands.
 func PlainText(md string) string {
 	md = fenceLine.ReplaceAllString(md, "")
 	md = headingMark.ReplaceAllString(md, "")
 	md = tableRule.ReplaceAllString(md, "")
-	return md
+	return emphasis.Replace(md)
 }
