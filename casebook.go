@@ -254,6 +254,43 @@ func (c *Case) HasType(t FaultType) bool {
 	return false
 }
 
+// Summary is a case without its body, as lists show it.
+type Summary struct {
+	ID          string            `json:"id"`
+	Title       string            `json:"title"`
+	TitleEN     string            `json:"title_en"`
+	SummaryEN   string            `json:"summary_en,omitempty"`
+	Component   Component         `json:"component"`
+	Severity    Severity          `json:"severity"`
+	Types       []FaultType       `json:"types"`
+	Status      Status            `json:"status"`
+	Detected    bool              `json:"detected"`
+	File        string            `json:"file"`
+	Environment map[string]string `json:"environment,omitempty"`
+	Related     []string          `json:"related,omitempty"`
+}
+
+// Summary returns the case without its body.
+func (c *Case) Summary() Summary {
+	return Summary{ID: c.ID, Title: c.Title, TitleEN: c.TitleEN, SummaryEN: c.SummaryEN,
+		Component: c.Component, Severity: c.Severity, Types: c.Types, Status: c.Status, Detected: c.Detected,
+		File: c.File, Environment: c.Environment, Related: c.Related}
+}
+
+// Detail is a whole case, as `show -o json` and the API give it.
+type Detail struct {
+	Summary
+	Signals    []Signal  `json:"signals,omitempty"`
+	References []string  `json:"references,omitempty"`
+	Sections   []Section `json:"sections"`
+	Body       string    `json:"body"`
+}
+
+// Detail returns the whole case.
+func (c *Case) Detail() Detail {
+	return Detail{Summary: c.Summary(), Signals: c.Signals, References: c.References, Sections: c.Sections, Body: c.Body}
+}
+
 // RequiredSections are the H2 sections every case holds, in order.
 var RequiredSections = []string{"故障描述", "排查过程", "根因分析", "解决方案", "验证结果"}
 

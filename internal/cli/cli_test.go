@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	casebook "github.com/casebook-dev/casebook"
 )
 
 // run runs casebook with args over test streams and returns the exit code,
@@ -70,7 +72,7 @@ func TestList(t *testing.T) {
 				}
 				return
 			}
-			var got []caseSummary
+			var got []casebook.Summary
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatalf("bad json: %v\n%s", err, out)
 			}

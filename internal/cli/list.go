@@ -123,28 +123,10 @@ func listRun(opts *ListOptions) error {
 	return nil
 }
 
-// caseSummary is a case without its body, for list output.
-type caseSummary struct {
-	ID          string               `json:"id"`
-	Title       string               `json:"title"`
-	TitleEN     string               `json:"title_en"`
-	SummaryEN   string               `json:"summary_en,omitempty"`
-	Component   casebook.Component   `json:"component"`
-	Severity    casebook.Severity    `json:"severity"`
-	Types       []casebook.FaultType `json:"types"`
-	Status      casebook.Status      `json:"status"`
-	Detected    bool                 `json:"detected"`
-	File        string               `json:"file"`
-	Environment map[string]string    `json:"environment,omitempty"`
-	Related     []string             `json:"related,omitempty"`
-}
-
-func summaries(cs []*casebook.Case) []caseSummary {
-	out := make([]caseSummary, 0, len(cs))
+func summaries(cs []*casebook.Case) []casebook.Summary {
+	out := make([]casebook.Summary, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, caseSummary{ID: c.ID, Title: c.Title, TitleEN: c.TitleEN, SummaryEN: c.SummaryEN,
-			Component: c.Component, Severity: c.Severity, Types: c.Types, Status: c.Status, Detected: c.Detected,
-			File: c.File, Environment: c.Environment, Related: c.Related})
+		out = append(out, c.Summary())
 	}
 	return out
 }

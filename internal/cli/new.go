@@ -63,7 +63,10 @@ name made from the English title. Then write it, run 'casebook lint' and
 	return cmd
 }
 
-var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+var (
+	nonSlug   = regexp.MustCompile(`[^a-z0-9]+`)
+	plainYAML = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]*$`)
+)
 
 // slug makes a file name stem from an English title, prefixed with the
 // component as the seed's file names are where it names one.
@@ -196,7 +199,7 @@ func scaffold(tmpl string, values map[string]string) string {
 
 // yamlScalar quotes a value unless it is a flow list or a plain word.
 func yamlScalar(v string) string {
-	if strings.HasPrefix(v, "[") || regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]*$`).MatchString(v) && !strings.Contains(v, ": ") {
+	if strings.HasPrefix(v, "[") || plainYAML.MatchString(v) {
 		return v
 	}
 	return "'" + strings.ReplaceAll(v, "'", "''") + "'"

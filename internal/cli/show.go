@@ -80,20 +80,10 @@ func showRun(opts *ShowOptions) error {
 		_, err = opts.IO.Out.Write(data)
 		return err
 	case "json":
-		return report.JSON(opts.IO.Out, caseDetail{caseSummary: summaries([]*casebook.Case{c})[0],
-			Signals: c.Signals, References: c.References, Sections: c.Sections, Body: c.Body})
+		return report.JSON(opts.IO.Out, c.Detail())
 	}
 	_, err = fmt.Fprint(opts.IO.Out, renderCaseText(opts.IO, c))
 	return err
-}
-
-// caseDetail is a whole case, for `show -o json`.
-type caseDetail struct {
-	caseSummary
-	Signals    []casebook.Signal  `json:"signals,omitempty"`
-	References []string           `json:"references,omitempty"`
-	Sections   []casebook.Section `json:"sections"`
-	Body       string             `json:"body"`
 }
 
 // renderCaseText renders a case for a terminal: a header with the

@@ -44,36 +44,20 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, apiError{Error: msg})
 }
 
-// apiCaseSummary is a case in lists.
+// apiCaseSummary is a case in lists, with its page's URL.
 type apiCaseSummary struct {
-	ID          string               `json:"id"`
-	Title       string               `json:"title"`
-	TitleEN     string               `json:"title_en"`
-	SummaryEN   string               `json:"summary_en,omitempty"`
-	Component   casebook.Component   `json:"component"`
-	Severity    casebook.Severity    `json:"severity"`
-	Types       []casebook.FaultType `json:"types"`
-	Status      casebook.Status      `json:"status"`
-	Detected    bool                 `json:"detected"`
-	File        string               `json:"file"`
-	Environment map[string]string    `json:"environment,omitempty"`
-	Related     []string             `json:"related,omitempty"`
-	URL         string               `json:"url"`
+	casebook.Summary
+	URL string `json:"url"`
+}
+
+// apiCaseDetail is one whole case, with its page's URL.
+type apiCaseDetail struct {
+	casebook.Detail
+	URL string `json:"url"`
 }
 
 func newAPICaseSummary(c *casebook.Case) apiCaseSummary {
-	return apiCaseSummary{ID: c.ID, Title: c.Title, TitleEN: c.TitleEN, SummaryEN: c.SummaryEN,
-		Component: c.Component, Severity: c.Severity, Types: c.Types, Status: c.Status, Detected: c.Detected,
-		File: c.File, Environment: c.Environment, Related: c.Related, URL: "/cases/" + c.ID}
-}
-
-// apiCaseDetail is one whole case.
-type apiCaseDetail struct {
-	apiCaseSummary
-	Signals    []casebook.Signal  `json:"signals,omitempty"`
-	References []string           `json:"references,omitempty"`
-	Sections   []casebook.Section `json:"sections"`
-	Body       string             `json:"body"`
+	return apiCaseSummary{Summary: c.Summary(), URL: "/cases/" + c.ID}
 }
 
 type apiCaseList struct {
@@ -108,8 +92,7 @@ func (s *Server) apiCase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, msg)
 		return
 	}
-	writeJSON(w, http.StatusOK, apiCaseDetail{apiCaseSummary: newAPICaseSummary(c), Signals: c.Signals,
-		References: c.References, Sections: c.Sections, Body: c.Body})
+	writeJSON(w, http.StatusOK, apiCaseDetail{Detail: c.Detail(), URL: "/cases/" + c.ID})
 }
 
 type apiSearchResult struct {
