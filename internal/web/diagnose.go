@@ -112,6 +112,8 @@ type findingRow struct {
 	Objects  []string
 	Evidence []string
 	NextStep string
+	// NextCommand is the step's first command, shown as code.
+	NextCommand string
 }
 
 func (s *Server) diagnosePage(w http.ResponseWriter, r *http.Request) {
@@ -175,6 +177,9 @@ func (s *Server) diagnosisView(l lang, d *Diagnosis) *diagnosisView {
 			order = append(order, f.CaseID)
 		}
 		row := findingRow{Message: f.Message, Cause: f.Cause, Evidence: f.Evidence, NextStep: f.NextStep}
+		if step, cmd, ok := strings.Cut(f.NextStep, " → "); ok {
+			row.NextStep, row.NextCommand = step, cmd
+		}
 		for _, o := range f.Objects {
 			row.Objects = append(row.Objects, o.String())
 		}
