@@ -150,7 +150,9 @@ func readObjects(t testing.TB, dir string) []*unstructured.Unstructured {
 }
 
 // rank orders creation: namespaces, cluster-scoped kinds, then namespaced
-// ones, events last (they point at the others).
+// ones, events (they point at the others), and admission webhooks last: the
+// API server calls them, and a fixture's webhook has no server behind it.
+// clean deletes in reverse, so they go first.
 func rank(u *unstructured.Unstructured) int {
 	switch u.GetKind() {
 	case "Namespace":
@@ -159,6 +161,8 @@ func rank(u *unstructured.Unstructured) int {
 		return 1
 	case "Event":
 		return 3
+	case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration":
+		return 4
 	}
 	return 2
 }
@@ -172,6 +176,7 @@ func (c *cluster) load(t testing.TB, dir string) {
 	ctx := context.Background()
 	t.Cleanup(func() { c.clean(t) })
 	objs := readObjects(t, dir)
+	c.ensureCRDs(t, objs)
 	sort.SliceStable(objs, func(i, j int) bool { return rank(objs[i]) < rank(objs[j]) })
 	uids := map[string]types.UID{}
 	accounts := map[[2]string]bool{}
@@ -242,7 +247,9 @@ func (c *cluster) create(t testing.TB, o *unstructured.Unstructured, uids map[st
 		}
 	case "Event":
 		io, _, _ := unstructured.NestedMap(obj.Object, "involvedObject")
-		key := fmt.Sprint(io["kind"], "/", io["namespace"], "/", io["name"])
+		// A cluster-scoped object (a Node) has no namespace in the reference.
+		ns, _ := io["namespace"].(string)
+		key := fmt.Sprint(io["kind"], "/", ns, "/", io["name"])
 		if uid, ok := uids[key]; ok {
 			_ = unstructured.SetNestedField(obj.Object, string(uid), "involvedObject", "uid")
 		}
@@ -253,6 +260,7 @@ func (c *cluster) create(t testing.TB, o *unstructured.Unstructured, uids map[st
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		ri = c.dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
 	}
+	generation := customGeneration(obj, fixtureGeneration(o))
 	created, err := ri.Create(ctx, obj, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		switch {
@@ -274,6 +282,7 @@ func (c *cluster) create(t testing.TB, o *unstructured.Unstructured, uids map[st
 	if gvk.Kind != "Namespace" {
 		c.created = append(c.created, ref{m.Resource, created.GetNamespace(), created.GetName()})
 	}
+	created = generation(t, ri, created)
 	if gvk.Kind == "Node" {
 		// The TaintNodesByCondition admission plugin gives a new node the
 		// not-ready taint; the fixture's taints are the node's real ones.
@@ -313,6 +322,12 @@ func (c *cluster) remove(t testing.TB, ri dynamic.ResourceInterface, name string
 	ctx := context.Background()
 	zero := int64(0)
 	_, err := ri.Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	// A fixture's admission webhook (deleted first) can still be called for
+	// a moment, until the API server's informer sees it gone.
+	for i := 0; i < 50 && err != nil && strings.Contains(err.Error(), "failed calling webhook"); i++ {
+		time.Sleep(100 * time.Millisecond)
+		_, err = ri.Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		t.Errorf("clear finalizers of %s: %v", name, err)
 	}

@@ -97,6 +97,14 @@ func collectRun(ctx context.Context, opts *CollectOptions) error {
 		}
 		objects += len(objs)
 	}
+	custom, err := collectCustom(ctx, src, w, func(err error) {
+		fmt.Fprintf(opts.IO.ErrOut, "%s %v (not in the bundle)\n", opts.IO.Style(styleYellow, "warning:"), err)
+		notes = append(notes, fmt.Sprintf("- %v (not in the bundle)", err))
+	})
+	if err != nil {
+		return err
+	}
+	objects += custom
 	readme := fmt.Sprintf(`casebook snapshot bundle
 
 Collected: %s

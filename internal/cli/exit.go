@@ -7,13 +7,14 @@ import (
 
 // Exit codes of the casebook command, documented in the README.
 const (
-	// ExitOK: success; for diagnose, nothing at or above --fail-on was found.
+	// ExitOK: success; for diagnose, inspect wasm and check rego, nothing at or above --fail-on was found.
 	ExitOK = 0
 	// ExitError: the command failed (I/O, cluster unreachable, a stale index for `index --check`).
 	ExitError = 1
-	// ExitUsage: bad usage or bad input (unknown flag or case ID, case files that fail lint, an unreadable snapshot).
+	// ExitUsage: bad usage or bad input (unknown flag or case ID, case files that fail lint, an unreadable snapshot,
+	// a file that is not a Wasm module, no policies found).
 	ExitUsage = 2
-	// ExitFindings: diagnose found cases at or above --fail-on.
+	// ExitFindings: diagnose, inspect wasm or check rego found cases at or above --fail-on.
 	ExitFindings = 3
 )
 

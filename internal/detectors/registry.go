@@ -11,11 +11,20 @@ import casebook "github.com/casebook-dev/casebook"
 // All returns every detector, in case ID order.
 func All() []casebook.Detector {
 	return []casebook.Detector{
+		NodeJoinFailed{},
 		PodSchedulingFailed{},
 		StorageVolumeMountFailed{},
+		NetworkPolicyNotEffective{},
+		CertificateExpired{},
+		PodCrossNodeCommunicationFailed{},
 		ServiceUnreachable{},
 		IngressRoutingError{},
+		GatekeeperWebhookTimeout{},
+		GatekeeperPolicyUpdateDelayed{},
 		PVCMountFailed{},
+		ColdStartTimeout{},
+		MemoryOverflow{},
+		ImagePullFailed{},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -65,6 +66,8 @@ var builtins = []*Info{
 	info(casebook.KindReplicaSet, appsv1.SchemeGroupVersion, "replicasets", true, func() runtime.Object { return &appsv1.ReplicaSet{} }),
 	info(casebook.KindJob, batchv1.SchemeGroupVersion, "jobs", true, func() runtime.Object { return &batchv1.Job{} }),
 	info(casebook.KindRuntimeClass, nodev1.SchemeGroupVersion, "runtimeclasses", false, func() runtime.Object { return &nodev1.RuntimeClass{} }),
+	info(casebook.KindNetworkPolicy, networkingv1.SchemeGroupVersion, "networkpolicies", true, func() runtime.Object { return &networkingv1.NetworkPolicy{} }),
+	info(casebook.KindValidatingWebhookConfiguration, admissionregistrationv1.SchemeGroupVersion, "validatingwebhookconfigurations", false, func() runtime.Object { return &admissionregistrationv1.ValidatingWebhookConfiguration{} }),
 }
 
 var (

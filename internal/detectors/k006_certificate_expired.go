@@ -1,0 +1,132 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	casebook "github.com/casebook-dev/casebook"
+)
+
+// CertificateExpired finds K-006 from what K3s's certificate monitor
+// (k3s-cert-monitor) reports on each Node every 30 minutes: a Warning
+// CertificateExpirationWarning ("Node certificates require attention -
+// restart k3s on this node to trigger automatic rotation: ...") while leaf
+// certificates are in the renewal window, expired or not yet valid, and
+// CACertificateExpirationWarning for CA certificates within a year of
+// expiry. K3s renews leaf certificates only when it starts, and once it has
+// started with good certificates it says so with a Normal
+// CertificateExpirationOK event: a warning older than that is history.
+type CertificateExpired struct{}
+
+var _ casebook.Detector = CertificateExpired{}
+
+// CaseID returns "K-006".
+func (CertificateExpired) CaseID() string { return "K-006" }
+
+// The reasons of k3s pkg/certmonitor's events.
+const (
+	certWarningReason   = "CertificateExpirationWarning"
+	caCertWarningReason = "CACertificateExpirationWarning"
+	certOKReason        = "CertificateExpirationOK"
+)
+
+// Detect reads the certificate monitor's events on every node.
+func (CertificateExpired) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
+	r := newReader(ctx, src)
+	nodes, err := r.nodes()
+	if err != nil {
+		return nil, err
+	}
+	events, err := r.events()
+	if err != nil {
+		return nil, err
+	}
+	var out []casebook.Finding
+	for _, n := range nodes {
+		evs := nodeEvents(events, n, certWarningReason, caCertWarningReason, certOKReason)
+		var warn, caWarn, ok *corev1.Event
+		for _, e := range evs {
+			switch e.Reason {
+			case certWarningReason:
+				warn = e
+			case caCertWarningReason:
+				caWarn = e
+			case certOKReason:
+				ok = e
+			}
+		}
+		if f, found := certWarning(n, warn, ok); found {
+			out = append(out, f)
+		}
+		if f, found := certWarning(n, caWarn, ok); found {
+			out = append(out, f)
+		}
+	}
+	return r.done(out)
+}
+
+// nodeEvents returns a node's events with the reasons, oldest first. Events
+// about a node carry the node's name as its UID (the kubelet's and K3s's
+// convention) or, once rewritten, its real UID; events from before a node
+// of the same name was created are left out.
+func nodeEvents(idx *eventIndex, n *corev1.Node, reasons ...string) []*corev1.Event {
+	var out []*corev1.Event
+	for _, e := range idx.byObject[eventKey{"Node", "", n.Name}] {
+		uid := string(e.InvolvedObject.UID)
+		if uid == "" || uid != string(n.UID) {
+			if uid != "" && uid != n.Name {
+				continue
+			}
+			if eventTime(e).Before(n.CreationTimestamp.Time) {
+				continue
+			}
+		}
+		for _, r := range reasons {
+			if e.Reason == r {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// certWarning turns the last certificate warning on a node into a finding,
+// unless K3s reported its certificates OK after it.
+func certWarning(n *corev1.Node, warn, ok *corev1.Event) (casebook.Finding, bool) {
+	if warn == nil || (ok != nil && !eventTime(ok).Before(eventTime(warn))) {
+		return casebook.Finding{}, false
+	}
+	lines := strings.Split(strings.TrimSpace(warn.Message), "\n")
+	first := *warn
+	first.Message = lines[0]
+	ev := []string{quoteEvent(&first)}
+	for _, ln := range lines[1:] {
+		ev = append(ev, fmt.Sprintf("event %s %s on Node %s (continued): %s", warn.Type, warn.Reason, n.Name, ln))
+	}
+	if ok != nil {
+		ev = append(ev, fmt.Sprintf("last %s on node %s was before this warning: %s", certOKReason, n.Name, quoteEvent(ok)))
+	}
+	if c := nodeCondition(n, corev1.NodeReady); c != nil && c.Status != corev1.ConditionTrue {
+		ev = append(ev, fmt.Sprintf("node %s condition Ready=%s reason %s: %s", n.Name, c.Status, c.Reason, c.Message))
+	}
+	f := casebook.Finding{CaseID: "K-006", Objects: []casebook.ObjectRef{ref(casebook.KindNode, n)}, Evidence: ev}
+	switch {
+	case warn.Reason == caCertWarningReason:
+		f.Cause = "ca-certs-expiring"
+		f.Message = "K3s CA certificates expire within a year and are never renewed automatically: every certificate they sign fails with them unless they are rotated (k3s certificate rotate-ca)"
+	case strings.Contains(warn.Message, " is not valid before "):
+		f.Cause = "certs-not-yet-valid"
+		f.Message = "K3s certificates on the node are not valid yet: the node's clock is behind the time they were issued"
+	case strings.Contains(warn.Message, " expired at "):
+		f.Cause = "node-certs-expired"
+		f.Message = "K3s certificates on the node have expired: K3s renews them only when it starts, and it was not restarted inside the renewal window"
+	default:
+		f.Cause = "node-certs-expiring"
+		f.Message = "K3s certificates on the node are inside the renewal window and K3s has not been restarted since: they are renewed only when K3s starts, so they will expire in service"
+	}
+	return f, true
+}

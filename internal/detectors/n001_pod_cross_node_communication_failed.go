@@ -1,0 +1,241 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	casebook "github.com/casebook-dev/casebook"
+)
+
+// PodCrossNodeCommunicationFailed finds N-001 from what the API server
+// knows of the overlay network: nodes whose flannel registered the same
+// public IP (VXLAN sends every node's traffic to one host), flannel
+// tunnelling from another address than the --node-ip the node was given
+// (it took the default-route interface), nodes where flannel never
+// registered, nodes that report NetworkUnavailable, and servers that
+// disagree on the flannel backend. Blocked UDP 8472, host firewalls, MTU
+// and checksum offload leave no trace in the API and are not guessed at.
+type PodCrossNodeCommunicationFailed struct{}
+
+var _ casebook.Detector = PodCrossNodeCommunicationFailed{}
+
+// CaseID returns "N-001".
+func (PodCrossNodeCommunicationFailed) CaseID() string { return "N-001" }
+
+// flannel's node annotations (flannel-io/flannel subnet/kube).
+const (
+	flannelPublicIP    = "flannel.alpha.coreos.com/public-ip"
+	flannelBackendType = "flannel.alpha.coreos.com/backend-type"
+	flannelBackendData = "flannel.alpha.coreos.com/backend-data"
+)
+
+// Detect checks every node's flannel registration.
+func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
+	r := newReader(ctx, src)
+	nodes, err := r.nodes()
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+
+	// What the servers say about flannel: the backend each one runs with,
+	// and whether flannel tunnels to the nodes' external IPs.
+	backends := map[string][]*corev1.Node{}
+	var backendOrder []string
+	externalIP := false
+	for _, n := range nodes {
+		args := parseNodeArgs(k3sNodeArgs(n))
+		if len(args) == 0 || args[0] != "server" {
+			continue
+		}
+		b := k3sFlagValue(args, "--flannel-backend")
+		if b == "" {
+			b = "vxlan"
+		}
+		if backends[b] == nil {
+			backendOrder = append(backendOrder, b)
+		}
+		backends[b] = append(backends[b], n)
+		externalIP = externalIP || k3sBoolFlag(args, "--flannel-external-ip")
+	}
+	flannel := len(backends) > 0 && backends["none"] == nil
+	if len(backends) == 0 {
+		// Not K3s, or args unknown: flannel runs if any node says so.
+		for _, n := range nodes {
+			if n.Annotations[flannelBackendType] != "" {
+				flannel = true
+			}
+		}
+	}
+
+	var out []casebook.Finding
+	if len(backendOrder) > 1 {
+		f := casebook.Finding{CaseID: "N-001", Cause: "flannel-backend-differs",
+			Message: "the K3s servers run flannel with different backends; flannel options must be the same on every server"}
+		for _, b := range backendOrder {
+			for _, n := range backends[b] {
+				f.Objects = append(f.Objects, ref(casebook.KindNode, n))
+				f.Evidence = append(f.Evidence, fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)))
+			}
+		}
+		out = append(out, f)
+	}
+	if flannel {
+		out = append(out, duplicatePublicIPs(nodes)...)
+		if !externalIP {
+			out = append(out, flannelNotNodeIP(nodes)...)
+		}
+		out = append(out, flannelMissing(nodes)...)
+	}
+	out = append(out, networkUnavailable(nodes)...)
+	return r.done(out)
+}
+
+func internalIP(n *corev1.Node) string {
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return a.Address
+		}
+	}
+	return ""
+}
+
+func quoteFlannelNode(n *corev1.Node) string {
+	return fmt.Sprintf("node %s annotation %s: %s, InternalIP %s", n.Name, flannelPublicIP, n.Annotations[flannelPublicIP], internalIP(n))
+}
+
+// duplicatePublicIPs finds nodes whose flannel registered the same public
+// IP: the VXLAN tunnel to each of them ends at one host (typically a NAT
+// interface every VM has, 10.0.2.15).
+func duplicatePublicIPs(nodes []*corev1.Node) []casebook.Finding {
+	byIP := map[string][]*corev1.Node{}
+	var ips []string
+	for _, n := range nodes {
+		ip := n.Annotations[flannelPublicIP]
+		if ip == "" {
+			continue
+		}
+		if byIP[ip] == nil {
+			ips = append(ips, ip)
+		}
+		byIP[ip] = append(byIP[ip], n)
+	}
+	f := casebook.Finding{CaseID: "N-001", Cause: "flannel-public-ip-duplicate",
+		Message: "several nodes registered the same flannel public IP, so the overlay tunnels to all of them end at one address and cross-node pod traffic is lost"}
+	for _, ip := range ips {
+		if len(byIP[ip]) < 2 {
+			continue
+		}
+		for _, n := range byIP[ip] {
+			f.Objects = append(f.Objects, ref(casebook.KindNode, n))
+			f.Evidence = append(f.Evidence, quoteFlannelNode(n))
+		}
+	}
+	if len(f.Objects) == 0 {
+		return nil
+	}
+	return []casebook.Finding{f}
+}
+
+// flannelNotNodeIP finds nodes given a --node-ip whose flannel registered
+// another address: without --flannel-iface, K3s's flannel takes the
+// interface of the default route, whatever --node-ip says, and the other
+// nodes tunnel to an address they may not reach.
+func flannelNotNodeIP(nodes []*corev1.Node) []casebook.Finding {
+	f := casebook.Finding{CaseID: "N-001", Cause: "flannel-ip-not-node-ip",
+		Message: "flannel tunnels from another address than the node's --node-ip: without --flannel-iface it takes the default-route interface, which the other nodes may not reach"}
+	for _, n := range nodes {
+		ip := n.Annotations[flannelPublicIP]
+		args := parseNodeArgs(k3sNodeArgs(n))
+		nodeIP := k3sFlagValue(args, "--node-ip")
+		if ip == "" || nodeIP == "" || k3sFlagValue(args, "--flannel-iface") != "" {
+			continue
+		}
+		if ip == internalIP(n) || strings.Contains(","+nodeIP+",", ","+ip+",") {
+			continue
+		}
+		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
+		f.Evidence = append(f.Evidence, quoteFlannelNode(n), fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)))
+	}
+	if len(f.Objects) == 0 {
+		return nil
+	}
+	return []casebook.Finding{f}
+}
+
+// flannelMissing finds nodes of a flannel cluster where flannel never
+// registered (no public IP or VTEP data) while it did on other nodes: the
+// node has no tunnel, and pods on it reach no other node.
+func flannelMissing(nodes []*corev1.Node) []casebook.Finding {
+	registered := 0
+	for _, n := range nodes {
+		if n.Annotations[flannelPublicIP] != "" && n.Annotations[flannelBackendData] != "" {
+			registered++
+		}
+	}
+	if registered == 0 {
+		return nil
+	}
+	f := casebook.Finding{CaseID: "N-001", Cause: "flannel-not-registered",
+		Message: "flannel has not registered this node (no public IP or VTEP data), so it has no overlay tunnel to the other nodes"}
+	for _, n := range nodes {
+		var missing []string
+		for _, a := range []string{flannelPublicIP, flannelBackendType, flannelBackendData} {
+			if n.Annotations[a] == "" {
+				missing = append(missing, a)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
+		f.Evidence = append(f.Evidence, fmt.Sprintf("node %s has no annotation %s (%d other nodes have them)", n.Name, strings.Join(missing, ", "), registered))
+		if n.Spec.PodCIDR == "" {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("node %s spec.podCIDR is empty", n.Name))
+		}
+		if c := nodeCondition(n, corev1.NodeReady); c != nil {
+			f.Evidence = append(f.Evidence, quoteNodeCondition(n, c))
+		}
+	}
+	if len(f.Objects) == 0 {
+		return nil
+	}
+	return []casebook.Finding{f}
+}
+
+// networkUnavailable finds nodes whose NetworkUnavailable condition is
+// True: the node's network (its routes or CNI) is not set up.
+func networkUnavailable(nodes []*corev1.Node) []casebook.Finding {
+	f := casebook.Finding{CaseID: "N-001", Cause: "node-network-unavailable",
+		Message: "the node reports NetworkUnavailable: its pod network is not set up, so its pods cannot reach other nodes"}
+	for _, n := range nodes {
+		c := nodeCondition(n, corev1.NodeNetworkUnavailable)
+		if c == nil || c.Status != corev1.ConditionTrue {
+			continue
+		}
+		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
+		f.Evidence = append(f.Evidence, quoteNodeCondition(n, c))
+		if r := nodeCondition(n, corev1.NodeReady); r != nil {
+			f.Evidence = append(f.Evidence, quoteNodeCondition(n, r))
+		}
+	}
+	if len(f.Objects) == 0 {
+		return nil
+	}
+	return []casebook.Finding{f}
+}
+
+func quoteNodeCondition(n *corev1.Node, c *corev1.NodeCondition) string {
+	s := fmt.Sprintf("node %s condition %s=%s", n.Name, c.Type, c.Status)
+	if c.Reason != "" {
+		s += " reason " + c.Reason
+	}
+	if c.Message != "" {
+		s += ": " + c.Message
+	}
+	return s
+}

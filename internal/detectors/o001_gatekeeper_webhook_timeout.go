@@ -1,0 +1,400 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/kube"
+)
+
+// GatekeeperWebhookTimeout finds O-001: Gatekeeper's validating webhooks
+// that the API server cannot get an answer from. Their Service has no
+// ready pod behind it, so a webhook that fails closed rejects the writes
+// it matches and one that fails open lets them through unchecked; or
+// workloads cannot create their pods because calls to the webhook time
+// out, are refused or fail TLS, as their FailedCreate events quote.
+type GatekeeperWebhookTimeout struct{}
+
+var _ casebook.Detector = GatekeeperWebhookTimeout{}
+
+// CaseID returns "O-001".
+func (GatekeeperWebhookTimeout) CaseID() string { return "O-001" }
+
+// gatekeeperWebhookSuffix ends the names of Gatekeeper's webhooks
+// (validation.gatekeeper.sh, check-ignore-label.gatekeeper.sh).
+const gatekeeperWebhookSuffix = ".gatekeeper.sh"
+
+// webhookCallFailed is how the API server words a webhook it could not
+// call: `failed calling webhook "validation.gatekeeper.sh": failed to call
+// webhook: Post "https://…/v1/admit?timeout=3s": context deadline exceeded`.
+var webhookCallFailed = regexp.MustCompile(`failed calling webhook "([^"]+` + regexp.QuoteMeta(gatekeeperWebhookSuffix) + `)"`)
+
+// gkWebhook is one Gatekeeper webhook and the Service it calls.
+type gkWebhook struct {
+	config  *admissionregistrationv1.ValidatingWebhookConfiguration
+	name    string
+	policy  admissionregistrationv1.FailurePolicyType
+	timeout int32
+	service *admissionregistrationv1.ServiceReference
+}
+
+func (w gkWebhook) quote() string {
+	svc := "a URL"
+	if w.service != nil {
+		port := int32(443)
+		if w.service.Port != nil {
+			port = *w.service.Port
+		}
+		path := ""
+		if w.service.Path != nil {
+			path = *w.service.Path
+		}
+		svc = fmt.Sprintf("service %s:%d%s", objName(w.service.Namespace, w.service.Name), port, path)
+	}
+	return fmt.Sprintf("validatingwebhookconfiguration %s webhook %s: failurePolicy %s, timeoutSeconds %d, %s",
+		w.config.Name, w.name, w.policy, w.timeout, svc)
+}
+
+// Detect checks every Gatekeeper webhook and the events of failed calls.
+func (GatekeeperWebhookTimeout) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
+	r := newReader(ctx, src)
+	configs, err := kube.List[admissionregistrationv1.ValidatingWebhookConfiguration](ctx, src, casebook.KindValidatingWebhookConfiguration, "")
+	if err != nil {
+		return nil, err
+	}
+	var hooks []gkWebhook
+	for _, c := range configs {
+		for _, wh := range c.Webhooks {
+			if !strings.HasSuffix(wh.Name, gatekeeperWebhookSuffix) {
+				continue
+			}
+			h := gkWebhook{config: c, name: wh.Name, policy: admissionregistrationv1.Fail, timeout: 10, service: wh.ClientConfig.Service}
+			if wh.FailurePolicy != nil {
+				h.policy = *wh.FailurePolicy
+			}
+			if wh.TimeoutSeconds != nil {
+				h.timeout = *wh.TimeoutSeconds
+			}
+			hooks = append(hooks, h)
+		}
+	}
+	if len(hooks) == 0 {
+		return nil, nil
+	}
+
+	// The webhook's Service, its endpoints and pods, wherever the
+	// diagnosis is limited to.
+	type backend struct {
+		svc    *corev1.Service
+		slices []*discoveryv1.EndpointSlice
+		pods   []*corev1.Pod
+		ready  int
+	}
+	backends := map[string]*backend{}
+	for _, h := range hooks {
+		if h.service == nil {
+			continue
+		}
+		key := h.service.Namespace + "/" + h.service.Name
+		if backends[key] != nil {
+			continue
+		}
+		b := &backend{}
+		backends[key] = b
+		ns := h.service.Namespace
+		svcs, err := kube.List[corev1.Service](ctx, src, casebook.KindService, ns)
+		if ok, err := r.optional(err); err != nil {
+			return nil, err
+		} else if !ok {
+			delete(backends, key)
+			continue
+		}
+		for _, s := range svcs {
+			if s.Name == h.service.Name {
+				b.svc = s
+			}
+		}
+		slices, err := kube.List[discoveryv1.EndpointSlice](ctx, src, casebook.KindEndpointSlice, ns)
+		if ok, err := r.optional(err); err != nil {
+			return nil, err
+		} else if !ok {
+			delete(backends, key)
+			continue
+		}
+		for _, s := range slices {
+			if s.Labels[discoveryv1.LabelServiceName] != h.service.Name {
+				continue
+			}
+			b.slices = append(b.slices, s)
+			for _, e := range s.Endpoints {
+				if e.Conditions.Ready == nil || *e.Conditions.Ready {
+					b.ready++
+				}
+			}
+		}
+		if b.svc != nil && len(b.svc.Spec.Selector) > 0 {
+			pods, err := r.pods(ns)
+			if _, err := r.optional(err); err != nil {
+				return nil, err
+			}
+			for _, p := range pods {
+				if !podTerminal(p) && selects(b.svc.Spec.Selector, p.Labels) {
+					b.pods = append(b.pods, p)
+				}
+			}
+		}
+	}
+	events, err := r.events()
+	if err != nil {
+		return nil, err
+	}
+	failed, err := r.webhookFailures(events)
+	if err != nil {
+		return nil, err
+	}
+
+	var out []casebook.Finding
+	// Webhooks whose Service has no ready endpoint.
+	down := map[string]bool{}
+	for _, policy := range []admissionregistrationv1.FailurePolicyType{admissionregistrationv1.Fail, admissionregistrationv1.Ignore} {
+		f := casebook.Finding{CaseID: "O-001"}
+		var seen []string
+		for _, h := range hooks {
+			if h.policy != policy || h.service == nil {
+				continue
+			}
+			key := h.service.Namespace + "/" + h.service.Name
+			if b := backends[key]; b == nil || b.ready > 0 {
+				continue
+			}
+			down[h.name] = true
+			f.Objects = appendRef(f.Objects, ref(casebook.KindValidatingWebhookConfiguration, h.config))
+			f.Evidence = append(f.Evidence, h.quote())
+			if !slices.Contains(seen, key) {
+				seen = append(seen, key)
+			}
+		}
+		if len(seen) == 0 {
+			continue
+		}
+		for _, key := range seen {
+			b := backends[key]
+			if b.svc == nil {
+				f.Evidence = append(f.Evidence, fmt.Sprintf("service %s not found", key))
+				continue
+			}
+			f.Objects = appendRef(f.Objects, ref(casebook.KindService, b.svc))
+			f.Evidence = append(f.Evidence, quoteSlices(b.slices)...)
+			if len(b.slices) == 0 {
+				f.Evidence = append(f.Evidence, fmt.Sprintf("service %s has no EndpointSlice", key))
+			}
+			if len(b.pods) == 0 {
+				f.Evidence = append(f.Evidence, fmt.Sprintf("no pod matches service %s selector %s", key, formatLabels(b.svc.Spec.Selector)))
+			}
+			for _, p := range b.pods {
+				f.Objects = appendRef(f.Objects, ref(casebook.KindPod, p))
+				f.Evidence = append(f.Evidence, quotePodHealth(p, events)...)
+			}
+		}
+		if policy == admissionregistrationv1.Fail {
+			f.Cause = "webhook-down-fail-closed"
+			f.Message = "Gatekeeper's webhook Service has no ready pod and the webhook fails closed (failurePolicy Fail): the API server rejects every write it matches"
+		} else {
+			f.Cause = "webhook-down-fail-open"
+			f.Message = "Gatekeeper's webhook Service has no ready pod and the webhook fails open (failurePolicy Ignore): writes wait for the call to fail and then pass with no policy checked"
+		}
+		for _, fw := range failed {
+			if down[fw.webhook] && policyOf(hooks, fw.webhook) == policy {
+				f.Objects = appendRef(f.Objects, fw.object)
+				f.Evidence = append(f.Evidence, quoteEvent(fw.event))
+			}
+		}
+		out = append(out, f)
+	}
+
+	// Calls that failed although the Service has ready pods: the cause is
+	// in the call itself, as the error's tail says.
+	byCause := map[string]*casebook.Finding{}
+	var causes []string
+	for _, fw := range failed {
+		if down[fw.webhook] {
+			continue
+		}
+		cause, msg := classifyWebhookError(fw.event.Message)
+		if cause == "" {
+			continue
+		}
+		f := byCause[cause]
+		if f == nil {
+			f = &casebook.Finding{CaseID: "O-001", Cause: cause, Message: msg}
+			byCause[cause] = f
+			causes = append(causes, cause)
+			for _, h := range hooks {
+				if h.name == fw.webhook {
+					f.Objects = appendRef(f.Objects, ref(casebook.KindValidatingWebhookConfiguration, h.config))
+					f.Evidence = append(f.Evidence, h.quote())
+					if h.service != nil {
+						if b := backends[h.service.Namespace+"/"+h.service.Name]; b != nil {
+							f.Evidence = append(f.Evidence, quoteSlices(b.slices)...)
+						}
+					}
+				}
+			}
+		}
+		f.Objects = appendRef(f.Objects, fw.object)
+		f.Evidence = append(f.Evidence, quoteEvent(fw.event))
+	}
+	for _, c := range causes {
+		out = append(out, *byCause[c])
+	}
+	return r.done(out)
+}
+
+// policyOf returns the failure policy of the named Gatekeeper webhook.
+func policyOf(hooks []gkWebhook, name string) admissionregistrationv1.FailurePolicyType {
+	for _, h := range hooks {
+		if h.name == name {
+			return h.policy
+		}
+	}
+	return ""
+}
+
+// classifyWebhookError sorts a failed webhook call by the error's tail.
+func classifyWebhookError(msg string) (cause, message string) {
+	switch {
+	case strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "Client.Timeout exceeded") || strings.Contains(msg, "i/o timeout"):
+		return "webhook-timeout", "calls to Gatekeeper's webhook time out although its pods are ready: policy evaluation is slow, the API server cannot reach the pods, or timeoutSeconds is too tight for the node"
+	case strings.Contains(msg, "x509:"):
+		return "webhook-certificate", "the API server does not trust the certificate of Gatekeeper's webhook: its caBundle and the serving certificate do not match"
+	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "proxy error from") || strings.Contains(msg, "no route to host"):
+		return "webhook-unreachable", "the API server cannot connect to Gatekeeper's webhook pods although they are ready: the path from the API server to the pods is broken"
+	}
+	return "", ""
+}
+
+// webhookFailure is an event quoting a failed call to a Gatekeeper
+// webhook, on a workload that still misses what it failed to create.
+type webhookFailure struct {
+	webhook string
+	object  casebook.ObjectRef
+	event   *corev1.Event
+}
+
+// webhookFailures returns the latest event per object quoting a failed
+// Gatekeeper webhook call. A ReplicaSet, StatefulSet or DaemonSet that has
+// all its pods since is past the failure and left out.
+func (r *reader) webhookFailures(events *eventIndex) ([]webhookFailure, error) {
+	type key struct{ kind, ns, name, webhook string }
+	latest := map[key]*corev1.Event{}
+	var keys []key
+	for _, list := range events.byObject {
+		for _, e := range list {
+			m := webhookCallFailed.FindStringSubmatch(e.Message)
+			if m == nil || e.Type != corev1.EventTypeWarning {
+				continue
+			}
+			k := key{e.InvolvedObject.Kind, e.InvolvedObject.Namespace, e.InvolvedObject.Name, m[1]}
+			if latest[k] == nil {
+				keys = append(keys, k)
+			}
+			latest[k] = e // lists are oldest first
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	complete, err := r.completeWorkloads()
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		return a.kind+"/"+a.ns+"/"+a.name+"/"+a.webhook < b.kind+"/"+b.ns+"/"+b.name+"/"+b.webhook
+	})
+	var out []webhookFailure
+	for _, k := range keys {
+		if complete[k.kind+"/"+k.ns+"/"+k.name] {
+			continue
+		}
+		out = append(out, webhookFailure{webhook: k.webhook,
+			object: casebook.ObjectRef{Kind: k.kind, Namespace: k.ns, Name: k.name}, event: latest[k]})
+	}
+	return out, nil
+}
+
+// completeWorkloads returns the ReplicaSets, StatefulSets and DaemonSets
+// that have every pod they want ("Kind/ns/name").
+func (r *reader) completeWorkloads() (map[string]bool, error) {
+	out := map[string]bool{}
+	add := func(kind casebook.Kind, obj metav1.Object) {
+		out[string(kind)+"/"+obj.GetNamespace()+"/"+obj.GetName()] = true
+	}
+	rss, err := kube.List[appsv1.ReplicaSet](r.ctx, r.src, casebook.KindReplicaSet, casebook.AllNamespaces)
+	if ok, err := r.optional(err); err != nil {
+		return nil, err
+	} else if ok {
+		for _, rs := range rss {
+			if rs.Spec.Replicas != nil && rs.Status.Replicas >= *rs.Spec.Replicas {
+				add(casebook.KindReplicaSet, rs)
+			}
+		}
+	}
+	sts, err := kube.List[appsv1.StatefulSet](r.ctx, r.src, casebook.KindStatefulSet, casebook.AllNamespaces)
+	if ok, err := r.optional(err); err != nil {
+		return nil, err
+	} else if ok {
+		for _, s := range sts {
+			if s.Spec.Replicas != nil && s.Status.Replicas >= *s.Spec.Replicas {
+				add(casebook.KindStatefulSet, s)
+			}
+		}
+	}
+	dss, err := kube.List[appsv1.DaemonSet](r.ctx, r.src, casebook.KindDaemonSet, casebook.AllNamespaces)
+	if ok, err := r.optional(err); err != nil {
+		return nil, err
+	} else if ok {
+		for _, d := range dss {
+			if d.Status.CurrentNumberScheduled >= d.Status.DesiredNumberScheduled {
+				add(casebook.KindDaemonSet, d)
+			}
+		}
+	}
+	return out, nil
+}
+
+// quotePodHealth quotes why a pod serves nothing: its Ready condition,
+// waiting or crashed containers, how its containers last ended, and its
+// latest scheduling or probe event.
+func quotePodHealth(p *corev1.Pod, events *eventIndex) []string {
+	var out []string
+	if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
+		out = append(out, quotePodCondition(p, c))
+	} else if c := podCondition(p, corev1.PodReady); c != nil {
+		out = append(out, quotePodCondition(p, c))
+	} else {
+		out = append(out, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+	}
+	out = append(out, waitingReasons(p)...)
+	for _, cs := range p.Status.ContainerStatuses {
+		if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" {
+			out = append(out, fmt.Sprintf("pod %s container %s last terminated: %s (exit code %d), restartCount %d",
+				objName(p.Namespace, p.Name), cs.Name, t.Reason, t.ExitCode, cs.RestartCount))
+		}
+	}
+	if e := last(events.of("Pod", p, "FailedScheduling", "Unhealthy", "BackOff")); e != nil {
+		out = append(out, quoteEventsOf(p, []*corev1.Event{e})...)
+	}
+	return out
+}

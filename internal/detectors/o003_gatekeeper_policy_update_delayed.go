@@ -1,0 +1,368 @@
+package detectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/kube"
+)
+
+// GatekeeperPolicyUpdateDelayed finds O-003: Gatekeeper policy that is not
+// (yet) in force everywhere. A ConstraintTemplate no Gatekeeper pod could
+// ingest, so its constraint kind does not exist; constraints some pods
+// report errors for; pods still enforcing an older generation of a
+// template or constraint because they crash or restart; and an audit pod
+// that is down, so the status of every template and constraint (and the
+// audit results) stand still. Clusters without Gatekeeper are skipped
+// without a word.
+type GatekeeperPolicyUpdateDelayed struct{}
+
+var _ casebook.Detector = GatekeeperPolicyUpdateDelayed{}
+
+// CaseID returns "O-003".
+func (GatekeeperPolicyUpdateDelayed) CaseID() string { return "O-003" }
+
+// Gatekeeper's kinds: templates, and the constraint kinds they create.
+const (
+	kindConstraintTemplate casebook.Kind = "ConstraintTemplate.templates.gatekeeper.sh"
+	constraintsGroup                     = "constraints.gatekeeper.sh"
+)
+
+// gkStatus is one entry of a template's or constraint's status.byPod.
+type gkStatus struct {
+	id                 string
+	observedGeneration int64
+	enforced           bool
+	hasEnforced        bool
+	errors             []string
+}
+
+func byPodStatus(obj *unstructured.Unstructured) []gkStatus {
+	list, _, _ := unstructured.NestedSlice(obj.Object, "status", "byPod")
+	var out []gkStatus
+	for _, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		s := gkStatus{}
+		s.id, _, _ = unstructured.NestedString(m, "id")
+		s.observedGeneration, _, _ = unstructured.NestedInt64(m, "observedGeneration")
+		s.enforced, s.hasEnforced, _ = unstructured.NestedBool(m, "enforced")
+		errs, _, _ := unstructured.NestedSlice(m, "errors")
+		for _, e := range errs {
+			em, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			code, _, _ := unstructured.NestedString(em, "code")
+			msg, _, _ := unstructured.NestedString(em, "message")
+			loc, _, _ := unstructured.NestedString(em, "location")
+			text := code + ": " + msg
+			if loc != "" {
+				text += " (at " + loc + ")"
+			}
+			s.errors = append(s.errors, text)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// gkPods are the Gatekeeper pods by name, as byPod ids name them.
+type gkPods map[string]*corev1.Pod
+
+// down quotes why a Gatekeeper pod is not Ready, or nothing if it is.
+func (g gkPods) down(id string) []string {
+	p := g[id]
+	if p == nil || podReady(p) {
+		return nil
+	}
+	var out []string
+	if c := podCondition(p, corev1.PodReady); c != nil {
+		out = append(out, quotePodCondition(p, c))
+	} else {
+		out = append(out, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+	}
+	out = append(out, waitingReasons(p)...)
+	return append(out, g.restarts(id)...)
+}
+
+// restarting quotes the restarts of a Gatekeeper pod that serves (is
+// Ready) but has restarted: it reloads every template and constraint
+// after each restart and lags behind while it does. A pod that never
+// restarted, or does not serve, quotes nothing.
+func (g gkPods) restarting(id string) []string {
+	p := g[id]
+	if p == nil || !podReady(p) {
+		return nil
+	}
+	return g.restarts(id)
+}
+
+func (g gkPods) restarts(id string) []string {
+	p := g[id]
+	var out []string
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.RestartCount == 0 {
+			continue
+		}
+		s := fmt.Sprintf("pod %s container %s restartCount %d", objName(p.Namespace, p.Name), cs.Name, cs.RestartCount)
+		if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" {
+			s += fmt.Sprintf(", last terminated: %s (exit code %d) at %s", t.Reason, t.ExitCode, t.FinishedAt.UTC().Format("2006-01-02T15:04:05Z"))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Detect checks every ConstraintTemplate, every constraint and the pods
+// that keep their status.
+func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
+	r := newReader(ctx, src)
+	templates, err := src.List(ctx, kindConstraintTemplate, "")
+	if errors.Is(err, casebook.ErrNotServed) {
+		return nil, nil // no Gatekeeper here
+	}
+	ok, err := r.optional(err)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return r.done(nil)
+	}
+	if len(templates) == 0 {
+		return nil, nil
+	}
+	pods, err := r.gatekeeperPods()
+	if err != nil {
+		return nil, err
+	}
+
+	var out []casebook.Finding
+	var tpls []*unstructured.Unstructured
+	for _, o := range templates {
+		if u, ok := o.(*unstructured.Unstructured); ok {
+			tpls = append(tpls, u)
+		}
+	}
+	sort.Slice(tpls, func(i, j int) bool { return tpls[i].GetName() < tpls[j].GetName() })
+
+	var statusDown []string
+	statusPods := pods.statusPods()
+	for _, id := range statusPods {
+		if !podReady(pods[id]) {
+			statusDown = append(statusDown, id)
+		}
+	}
+	var stale []*unstructured.Unstructured // templates whose status stands still
+	lastAudit, lastAudited := "", ""       // the latest audit of any constraint
+
+	for _, t := range tpls {
+		tRef := casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()}
+		created, _, _ := unstructured.NestedBool(t.Object, "status", "created")
+		status := byPodStatus(t)
+		errs, failing := quoteByPodErrors("constrainttemplate "+t.GetName(), status, false)
+		switch {
+		case !created && failing > 0:
+			out = append(out, casebook.Finding{CaseID: "O-003", Cause: "template-not-created", Objects: []casebook.ObjectRef{tRef},
+				Message:  "no Gatekeeper pod could ingest the ConstraintTemplate, so the CRD of its constraint kind is not created: constraints of that kind fail with \"no matches for kind\" and nothing is enforced (the errors are the template's own, see O-002)",
+				Evidence: append([]string{fmt.Sprintf("constrainttemplate %s status.created: false", t.GetName())}, errs...)})
+		case failing > 0:
+			out = append(out, casebook.Finding{CaseID: "O-003", Cause: "template-errors-on-some-pods", Objects: []casebook.ObjectRef{tRef},
+				Message:  "some Gatekeeper pods report errors for the ConstraintTemplate: requests they answer are judged without it",
+				Evidence: append([]string{fmt.Sprintf("constrainttemplate %s status.created: true, %d of %d pods report errors", t.GetName(), failing, len(status))}, errs...)})
+		case !created && len(statusDown) > 0:
+			stale = append(stale, t)
+		}
+		out = append(out, behind(tRef, "constrainttemplate "+t.GetName(), t.GetGeneration(), status, pods)...)
+
+		kind, _, _ := unstructured.NestedString(t.Object, "spec", "crd", "spec", "names", "kind")
+		if kind == "" {
+			continue
+		}
+		constraints, err := src.List(ctx, casebook.Kind(kind+"."+constraintsGroup), "")
+		if errors.Is(err, casebook.ErrNotServed) {
+			continue // the template's CRD does not exist (yet): no constraints
+		}
+		if ok, err := r.optional(err); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
+		sort.Slice(constraints, func(i, j int) bool {
+			return constraints[i].(*unstructured.Unstructured).GetName() < constraints[j].(*unstructured.Unstructured).GetName()
+		})
+		for _, o := range constraints {
+			c, ok := o.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			cRef := casebook.ObjectRef{Kind: kind, Name: c.GetName()}
+			name := strings.ToLower(kind) + " " + c.GetName()
+			cs := byPodStatus(c)
+			if ts, _, _ := unstructured.NestedString(c.Object, "status", "auditTimestamp"); ts > lastAudit {
+				lastAudit, lastAudited = ts, name
+			}
+			if errs, _ := quoteByPodErrors(name, cs, true); len(errs) > 0 {
+				out = append(out, casebook.Finding{CaseID: "O-003", Cause: "constraint-not-enforced", Objects: []casebook.ObjectRef{cRef},
+					Message:  "Gatekeeper pods report errors for the constraint and do not enforce it",
+					Evidence: errs})
+			}
+			out = append(out, behind(cRef, name, c.GetGeneration(), cs, pods)...)
+		}
+	}
+
+	if len(statusDown) > 0 {
+		f := casebook.Finding{CaseID: "O-003", Cause: "status-not-updated",
+			Message: "the Gatekeeper pod that writes the status of templates and constraints (--operation=status, the audit pod) is not running: audit results and every status.byPod stand still, so policy changes cannot be seen to take effect"}
+		for _, id := range statusDown {
+			f.Objects = append(f.Objects, ref(casebook.KindPod, pods[id]))
+			f.Evidence = append(f.Evidence, pods.down(id)...)
+		}
+		for _, t := range stale {
+			f.Objects = append(f.Objects, casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()})
+			f.Evidence = append(f.Evidence, fmt.Sprintf("constrainttemplate %s (generation %d) status.created: not true, status.byPod: %d entries",
+				t.GetName(), t.GetGeneration(), len(byPodStatus(t))))
+		}
+		if lastAudit != "" {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("latest status.auditTimestamp of any constraint: %s (%s)", lastAudit, lastAudited))
+		}
+		out = append(out, f)
+	}
+	return r.done(out)
+}
+
+// quoteByPodErrors quotes the errors of a status.byPod, one line per
+// distinct error with the pods that report it, and counts those pods.
+func quoteByPodErrors(name string, status []gkStatus, enforced bool) ([]string, int) {
+	var order []string
+	pods := map[string][]string{}
+	failing := 0
+	for _, s := range status {
+		if len(s.errors) == 0 {
+			continue
+		}
+		failing++
+		e := strings.Join(s.errors, "; ")
+		if enforced {
+			e = fmt.Sprintf("enforced %t, errors: %s", s.enforced, e)
+		} else {
+			e = "errors: " + e
+		}
+		if pods[e] == nil {
+			order = append(order, e)
+		}
+		pods[e] = append(pods[e], s.id)
+	}
+	var out []string
+	for _, e := range order {
+		out = append(out, fmt.Sprintf("%s status.byPod[%s] %s", name, strings.Join(pods[e], ", "), e))
+	}
+	return out, failing
+}
+
+// behind finds the serving pods that still hold an older generation of a
+// template or constraint (or none at all) and have been restarting, so
+// they keep falling behind: a request they answer is judged by the old
+// policy. A pod that never restarted and is a moment behind is catching up
+// and left out; a pod that is not Ready answers nothing (O-001).
+func behind(obj casebook.ObjectRef, name string, generation int64, status []gkStatus, pods gkPods) []casebook.Finding {
+	var ev []string
+	var objs []casebook.ObjectRef
+	seen := map[string]bool{}
+	for _, s := range status {
+		seen[s.id] = true
+		if s.observedGeneration >= generation {
+			continue
+		}
+		q := pods.restarting(s.id)
+		if len(q) == 0 {
+			continue
+		}
+		ev = append(ev, fmt.Sprintf("%s metadata.generation %d, status.byPod[%s].observedGeneration %d", name, generation, s.id, s.observedGeneration))
+		ev = append(ev, q...)
+		objs = append(objs, ref(casebook.KindPod, pods[s.id]))
+	}
+	// A webhook pod with no entry at all has not loaded the object.
+	if len(status) > 0 {
+		for _, id := range pods.webhookPods() {
+			if seen[id] {
+				continue
+			}
+			q := pods.restarting(id)
+			if len(q) == 0 {
+				continue
+			}
+			ev = append(ev, fmt.Sprintf("%s metadata.generation %d, status.byPod has no entry for pod %s", name, generation, id))
+			ev = append(ev, q...)
+			objs = append(objs, ref(casebook.KindPod, pods[id]))
+		}
+	}
+	if len(ev) == 0 {
+		return nil
+	}
+	return []casebook.Finding{{CaseID: "O-003", Cause: "pods-behind", Objects: append([]casebook.ObjectRef{obj}, objs...),
+		Message:  "Gatekeeper webhook pods that keep restarting still hold an older version of the policy: requests they answer are judged by the old rules",
+		Evidence: ev}}
+}
+
+// gatekeeperPods returns Gatekeeper's pods (label gatekeeper.sh/system=yes),
+// from the namespaces in scope and gatekeeper-system.
+func (r *reader) gatekeeperPods() (gkPods, error) {
+	out := gkPods{}
+	for _, ns := range []string{casebook.AllNamespaces, "gatekeeper-system"} {
+		pods, err := kube.List[corev1.Pod](r.ctx, r.src, casebook.KindPod, ns)
+		if ok, err := r.optional(err); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
+		for _, p := range pods {
+			if p.Labels["gatekeeper.sh/system"] == "yes" && !podTerminal(p) {
+				out[p.Name] = p
+			}
+		}
+	}
+	return out, nil
+}
+
+// operations returns the --operation flags of a Gatekeeper pod.
+func (g gkPods) operations(p *corev1.Pod) []string {
+	var out []string
+	for _, c := range p.Spec.Containers {
+		for _, a := range c.Args {
+			if v, ok := strings.CutPrefix(a, "--operation="); ok {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+func (g gkPods) withOperation(op string) []string {
+	var out []string
+	for name, p := range g {
+		for _, o := range g.operations(p) {
+			if o == op {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// statusPods are the pods that aggregate status (the audit pod by default).
+func (g gkPods) statusPods() []string { return g.withOperation("status") }
+
+// webhookPods are the pods that answer admission requests.
+func (g gkPods) webhookPods() []string { return g.withOperation("webhook") }

@@ -1,0 +1,99 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	casebook "github.com/casebook-dev/casebook"
+)
+
+// MemoryOverflow finds W-002 where the cluster can see it: a Wasm
+// container the kernel OOM-killed. With a memory limit, the limit does not
+// cover the module's linear memory (which only grows) plus the Wasm
+// runtime's own memory; without one, the module grew until the node ran
+// out. Only the OOMKilled reason counts: runwasi exits 137 whenever a
+// module fails, so exit code 137 alone says nothing about memory. Traps
+// inside the module (an allocation failure, out-of-bounds access) are only
+// in the pod's log, which casebook does not read.
+type MemoryOverflow struct{}
+
+var _ casebook.Detector = MemoryOverflow{}
+
+// CaseID returns "W-002".
+func (MemoryOverflow) CaseID() string { return "W-002" }
+
+// Detect checks the containers of every Wasm pod for an OOM kill.
+func (MemoryOverflow) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
+	r := newReader(ctx, src)
+	pods, err := r.pods(casebook.AllNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := r.wasmRuntimes()
+	if err != nil {
+		return nil, err
+	}
+	events, err := r.events()
+	if err != nil {
+		return nil, err
+	}
+	var out []casebook.Finding
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		rtQuote, ok := rt.isWasm(p)
+		if !ok {
+			continue
+		}
+		for i := range p.Spec.Containers {
+			if f, ok := oomKilled(p, &p.Spec.Containers[i], rt, rtQuote, events); ok {
+				out = append(out, f)
+			}
+		}
+	}
+	return r.done(out)
+}
+
+// oomKilled reports a Wasm container whose last (or final) run ended in an
+// OOM kill.
+func oomKilled(p *corev1.Pod, c *corev1.Container, rt *wasmRuntimes, rtQuote string, events *eventIndex) (casebook.Finding, bool) {
+	cs := statusOfContainer(p, c.Name)
+	if cs == nil {
+		return casebook.Finding{}, false
+	}
+	field, t := "lastState.terminated", cs.LastTerminationState.Terminated
+	if t == nil || t.Reason != "OOMKilled" {
+		field, t = "state.terminated", cs.State.Terminated
+	}
+	if t == nil || t.Reason != "OOMKilled" {
+		return casebook.Finding{}, false
+	}
+	name := objName(p.Namespace, p.Name)
+	ev := []string{rtQuote, quoteTerminated(p, c.Name, field, t)}
+	state := fmt.Sprintf("pod %s container %s restartCount %d", name, c.Name, cs.RestartCount)
+	switch {
+	case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+		state += ", waiting: " + cs.State.Waiting.Reason
+	case cs.State.Running != nil:
+		state += ", running again since " + cs.State.Running.StartedAt.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	ev = append(ev, state, quoteContainerResources(p, c))
+	if q := rt.overheadQuote(p); q != "" {
+		ev = append(ev, q)
+	}
+	if bo := last(eventsOfContainer(p, c.Name, events.of("Pod", p, "BackOff"))); bo != nil {
+		ev = append(ev, quoteEvent(bo))
+	}
+	f := casebook.Finding{CaseID: "W-002", Objects: []casebook.ObjectRef{ref(casebook.KindPod, p)}, Evidence: ev}
+	if containerLimit(c, corev1.ResourceMemory) != nil {
+		f.Cause = "memory-limit-too-low"
+		f.Message = "the Wasm container is OOM-killed at its memory limit: limits.memory does not cover the module's linear memory plus the Wasm runtime's own memory"
+	} else {
+		f.Cause = "no-memory-limit"
+		f.Message = "the Wasm container has no memory limit: its linear memory, which only grows, took the node's memory until the kernel OOM-killed it"
+	}
+	return f, true
+}

@@ -1,0 +1,4 @@
+package example
+
+allow if {
+	input.user == "admin"

@@ -1,0 +1,5 @@
+package example
+
+allow if {
+	input.user == "admin"
+}
