@@ -22,18 +22,8 @@ type CheckRegoOptions struct {
 // NewCmdCheck builds `casebook check`, the parent of the policy checks;
 // runF replaces the run of `check rego` in tests.
 func NewCmdCheck(f *Factory, runF func(*CheckRegoOptions) error) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "check",
-		Short: "Check Rego policies and Gatekeeper ConstraintTemplates before they ship",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unknown policy language %q for %s (want: rego); see '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath())
-			}
-			return usageErrorf("%s needs a policy language: rego; see '%s --help'", cmd.CommandPath(), cmd.CommandPath())
-		},
-	}
-	cmd.AddCommand(NewCmdCheckRego(f, runF))
-	return cmd
+	return parentCmd("check", "Check Rego policies and Gatekeeper ConstraintTemplates before they ship",
+		"a policy language", NewCmdCheckRego(f, runF))
 }
 
 // NewCmdCheckRego builds `casebook check rego PATH...`.

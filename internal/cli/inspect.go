@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -28,17 +29,30 @@ type InspectWasmOptions struct {
 // NewCmdInspect builds `casebook inspect`, the parent of the artefact
 // inspections; runF replaces the run of `inspect wasm` in tests.
 func NewCmdInspect(f *Factory, runF func(*InspectWasmOptions) error) *cobra.Command {
+	return parentCmd("inspect", "Inspect a Wasm module before it ships, against the cases it would run into",
+		"an artefact", NewCmdInspectWasm(f, runF))
+}
+
+// parentCmd builds a command that only groups its subcommands (`inspect
+// wasm`, `check rego`); called alone or with an unknown word it is a usage
+// error naming the choices.
+func parentCmd(use, short, what string, children ...*cobra.Command) *cobra.Command {
+	var names []string
+	for _, c := range children {
+		names = append(names, c.Name())
+	}
+	choices := strings.Join(names, ", ")
 	cmd := &cobra.Command{
-		Use:   "inspect",
-		Short: "Inspect a Wasm module before it ships, against the cases it would run into",
+		Use:   use,
+		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageErrorf("unknown artefact %q for %s (want: wasm); see '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath())
+				return usageErrorf("unknown %s %q for %s (want: %s); see '%s --help'", strings.TrimPrefix(strings.TrimPrefix(what, "a "), "an "), args[0], cmd.CommandPath(), choices, cmd.CommandPath())
 			}
-			return usageErrorf("%s needs an artefact: wasm; see '%s --help'", cmd.CommandPath(), cmd.CommandPath())
+			return usageErrorf("%s needs %s: %s; see '%s --help'", cmd.CommandPath(), what, choices, cmd.CommandPath())
 		},
 	}
-	cmd.AddCommand(NewCmdInspectWasm(f, runF))
+	cmd.AddCommand(children...)
 	return cmd
 }
 
