@@ -16,7 +16,8 @@ import (
 
 // GatekeeperPolicyUpdateDelayed finds O-003: Gatekeeper policy that is not
 // (yet) in force everywhere. A ConstraintTemplate no Gatekeeper pod could
-// ingest, so its constraint kind does not exist; constraints some pods
+// set up, so its constraint kind does not exist (errors in the template's
+// own Rego are left to O-002); constraints some pods
 // report errors for; pods still enforcing an older generation of a
 // template or constraint because they crash or restart; and an audit pod
 // that is down, so the status of every template and constraint (and the
@@ -169,11 +170,16 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.So
 		tRef := casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()}
 		created, _, _ := unstructured.NestedBool(t.Object, "status", "created")
 		status := byPodStatus(t)
-		errs, failing := quoteByPodErrors("constrainttemplate "+t.GetName(), status, false)
+		// Errors in the template's own Rego are O-002's; the rest are ours.
+		regoStatus, otherStatus := splitRegoErrors(status)
+		_, regoFailing := quoteByPodErrors("", regoStatus, false)
+		errs, failing := quoteByPodErrors("constrainttemplate "+t.GetName(), otherStatus, false)
 		switch {
+		case regoFailing > 0 && failing == 0:
+			// O-002 reports it.
 		case !created && failing > 0:
 			out = append(out, casebook.Finding{CaseID: "O-003", Cause: "template-not-created", Objects: []casebook.ObjectRef{tRef},
-				Message:  "no Gatekeeper pod could ingest the ConstraintTemplate, so the CRD of its constraint kind is not created: constraints of that kind fail with \"no matches for kind\" and nothing is enforced (the errors are the template's own, see O-002)",
+				Message:  "no Gatekeeper pod could set up the ConstraintTemplate, so the CRD of its constraint kind is not created: constraints of that kind fail with \"no matches for kind\" and nothing is enforced (errors in the template's own Rego are O-002's)",
 				Evidence: append([]string{fmt.Sprintf("constrainttemplate %s status.created: false", t.GetName())}, errs...)})
 		case failing > 0:
 			out = append(out, casebook.Finding{CaseID: "O-003", Cause: "template-errors-on-some-pods", Objects: []casebook.ObjectRef{tRef},

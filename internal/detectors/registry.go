@@ -20,6 +20,7 @@ func All() []casebook.Detector {
 		ServiceUnreachable{},
 		IngressRoutingError{},
 		GatekeeperWebhookTimeout{},
+		OPAPolicyEvaluationFailed{},
 		GatekeeperPolicyUpdateDelayed{},
 		PVCMountFailed{},
 		ColdStartTimeout{},

@@ -91,7 +91,7 @@ func (c *regoChecker) checkTemplate(file string, root *yaml.Node) {
 		objName = fmt.Sprintf("%s:%d", file, root.Line)
 	}
 	obj := casebook.ObjectRef{Kind: "ConstraintTemplate", Name: objName}
-	where := fmt.Sprintf("%s:%d", file, root.Line)
+	where := at(file, root.Line)
 	defer func() { c.rep.Templates = append(c.rep.Templates, info) }()
 
 	switch {
@@ -125,7 +125,7 @@ func (c *regoChecker) checkTemplate(file string, root *yaml.Node) {
 	if info.Target != GatekeeperTarget {
 		c.add(casebook.SeverityMajor, "O-002", "template-target", obj,
 			fmt.Sprintf("targets %q, which Gatekeeper does not serve", info.Target),
-			[]string{fmt.Sprintf("%s:%d: invalid ConstraintTemplate: target %q not recognized, known targets [%s]", file, t.Line, info.Target, GatekeeperTarget)},
+			[]string{fmt.Sprintf("%s: invalid ConstraintTemplate: target %q not recognized, known targets [%s]", at(file, t.Line), info.Target, GatekeeperTarget)},
 			"set target: "+GatekeeperTarget)
 	}
 
@@ -137,7 +137,7 @@ func (c *regoChecker) checkTemplate(file string, root *yaml.Node) {
 		}
 		c.add(casebook.SeverityMajor, "O-002", "template-no-rego", obj,
 			"has neither targets[].rego nor a code entry with engine: Rego",
-			[]string{fmt.Sprintf("%s:%d: Could not extract Rego from the constraint template", file, t.Line)},
+			[]string{fmt.Sprintf("%s: Could not extract Rego from the constraint template", at(file, t.Line))},
 			"add the Rego under targets[].rego (v0) or targets[].code[].source.rego with engine: Rego")
 		return
 	}
@@ -170,6 +170,9 @@ func (c *regoChecker) checkTemplate(file string, root *yaml.Node) {
 		for i, ln := range libsNode.Content {
 			libName := fmt.Sprintf("%s (libs[%d])", file, i)
 			maps[libName] = sourceMap{file: file, base: ln.Line, literal: ln.Style == yaml.LiteralStyle}
+			if ln.Line == 0 { // an object from a cluster: name the lib
+				maps[libName] = sourceMap{file: libName}
+			}
 			lib := c.parseTemplateRego(libName, ln.Value, maps[libName], obj, &info, fmt.Sprintf("libs[%d] ", i))
 			if lib == nil {
 				continue
@@ -223,6 +226,45 @@ func (c *regoChecker) checkTemplate(file string, root *yaml.Node) {
 }
 
 var libPrefix = ast.MustParseRef("data.lib")
+
+// at names a position in a template: file:line, or just the name when the
+// template has no lines (an object read from a cluster).
+func at(file string, line int) string {
+	if line == 0 {
+		return file
+	}
+	return fmt.Sprintf("%s:%d", file, line)
+}
+
+// CheckTemplateObject runs the checks CheckRego runs on a ConstraintTemplate
+// file over one ConstraintTemplate read from a cluster (the content of an
+// unstructured object). label names the template in the evidence; Rego
+// positions are given as label:row, the row inside the Rego text (libs as
+// "label (libs[i]):row"). It returns the findings (all O-002) and notes.
+func CheckTemplateObject(label string, obj map[string]any) ([]casebook.Finding, []Note, error) {
+	var root yaml.Node
+	if err := root.Encode(obj); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", label, err)
+	}
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = *root.Content[0]
+	}
+	clearLines(&root)
+	rep := &RegoReport{}
+	c := &regoChecker{rep: rep}
+	c.checkTemplate(label, &root)
+	sortFindings(rep.Findings)
+	return rep.Findings, rep.Notes, nil
+}
+
+// clearLines drops the line numbers of an encoded object: they are lines of
+// a rendering, not of anything the user has.
+func clearLines(n *yaml.Node) {
+	n.Line, n.Column = 0, 0
+	for _, c := range n.Content {
+		clearLines(c)
+	}
+}
 
 // templateRego finds the Rego of a target as frameworks does: the first
 // code entry with engine Rego, else the target's rego field. It records the

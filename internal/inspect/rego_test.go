@@ -278,3 +278,35 @@ func TestRegoExternalDataStandalone(t *testing.T) {
 		t.Errorf("findings %q, notes %+v", causes(r.Findings), r.Notes)
 	}
 }
+
+// TestCheckTemplateObject runs the template checks over a template read from
+// a cluster: positions are rows inside the Rego, named by the label.
+func TestCheckTemplateObject(t *testing.T) {
+	tpl := func(rego string) map[string]any {
+		return map[string]any{
+			"apiVersion": "templates.gatekeeper.sh/v1", "kind": "ConstraintTemplate",
+			"metadata": map[string]any{"name": "k8sdemo", "generation": int64(1)},
+			"spec": map[string]any{
+				"crd":     map[string]any{"spec": map[string]any{"names": map[string]any{"kind": "K8sDemo"}}},
+				"targets": []any{map[string]any{"target": GatekeeperTarget, "rego": rego}},
+			},
+			"status": map[string]any{"created": true},
+		}
+	}
+	v1 := "package k8sdemo\n\nviolation contains {\"msg\": \"no\"} if {\n  input.review.object.metadata.name == \"x\"\n}\n"
+	fs, _, err := CheckTemplateObject("constrainttemplate k8sdemo", tpl(v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Cause != "rego-v1-in-v0-template" || !strings.HasPrefix(fs[0].Evidence[0], "constrainttemplate k8sdemo:3: rego_parse_error") {
+		t.Errorf("v1 syntax in rego: %+v", fs)
+	}
+	noViolation := "package k8sdemo\n\ndeny[{\"msg\": \"no\"}] {\n  input.review.object.metadata.name == \"x\"\n}\n"
+	if fs, _, _ := CheckTemplateObject("ct", tpl(noViolation)); len(fs) != 1 || fs[0].Cause != "missing-violation" {
+		t.Errorf("no violation: %+v", fs)
+	}
+	v0 := "package k8sdemo\n\nviolation[{\"msg\": \"no\"}] {\n  input.review.object.metadata.name == \"x\"\n}\n"
+	if fs, _, _ := CheckTemplateObject("ct", tpl(v0)); len(fs) != 0 {
+		t.Errorf("healthy template: %+v", fs)
+	}
+}
