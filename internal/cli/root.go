@@ -100,6 +100,7 @@ cluster or an offline snapshot.`,
 		NewCmdLint(f, nil),
 		NewCmdIndex(f, nil),
 		NewCmdServe(f, nil),
+		NewCmdAgent(f, nil),
 		NewCmdVersion(f),
 	)
 	return root

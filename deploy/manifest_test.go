@@ -1,0 +1,290 @@
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/detectors"
+	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/snapshot"
+)
+
+// manifest is deploy/casebook-agent.yaml, decoded strictly by kind.
+type manifest struct {
+	namespace  *corev1.Namespace
+	account    *corev1.ServiceAccount
+	role       *rbacv1.ClusterRole
+	binding    *rbacv1.ClusterRoleBinding
+	deployment *appsv1.Deployment
+	service    *corev1.Service
+}
+
+func load(t *testing.T) *manifest {
+	t.Helper()
+	raw, err := os.ReadFile("casebook-agent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &manifest{}
+	r := utilyaml.NewYAMLReader(bufioReader(raw))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatal(err)
+		}
+		var into any
+		switch meta.Kind {
+		case "Namespace":
+			m.namespace = &corev1.Namespace{}
+			into = m.namespace
+		case "ServiceAccount":
+			m.account = &corev1.ServiceAccount{}
+			into = m.account
+		case "ClusterRole":
+			m.role = &rbacv1.ClusterRole{}
+			into = m.role
+		case "ClusterRoleBinding":
+			m.binding = &rbacv1.ClusterRoleBinding{}
+			into = m.binding
+		case "Deployment":
+			m.deployment = &appsv1.Deployment{}
+			into = m.deployment
+		case "Service":
+			m.service = &corev1.Service{}
+			into = m.service
+		default:
+			t.Fatalf("unexpected kind %q in the manifest", meta.Kind)
+		}
+		if err := yaml.UnmarshalStrict(doc, into); err != nil {
+			t.Fatalf("%s: %v", meta.Kind, err)
+		}
+	}
+	if m.namespace == nil || m.account == nil || m.role == nil || m.binding == nil || m.deployment == nil || m.service == nil {
+		t.Fatalf("the manifest lacks a kind: %+v", m)
+	}
+	return m
+}
+
+func TestClusterRoleIsReadOnly(t *testing.T) {
+	m := load(t)
+	if len(m.role.Rules) == 0 {
+		t.Fatal("the ClusterRole has no rules")
+	}
+	if m.role.AggregationRule != nil {
+		t.Error("the ClusterRole aggregates other roles: its permissions would not be these rules")
+	}
+	for i, r := range m.role.Rules {
+		verbs := slices.Clone(r.Verbs)
+		sort.Strings(verbs)
+		if !slices.Equal(verbs, []string{"get", "list", "watch"}) {
+			t.Errorf("rule %d (%v %v): verbs %v, want exactly get, list, watch", i, r.APIGroups, r.Resources, r.Verbs)
+		}
+		if len(r.NonResourceURLs) > 0 {
+			t.Errorf("rule %d: nonResourceURLs %v", i, r.NonResourceURLs)
+		}
+		for _, g := range r.APIGroups {
+			if g == "*" {
+				t.Errorf("rule %d: every API group", i)
+			}
+		}
+		for _, res := range r.Resources {
+			if res == "*" && !slices.Equal(r.APIGroups, []string{"constraints.gatekeeper.sh"}) {
+				t.Errorf("rule %d: every resource of %v (only Gatekeeper's constraint kinds, named by their templates, need it)", i, r.APIGroups)
+			}
+			if strings.Contains(res, "/") {
+				t.Errorf("rule %d: subresource %s", i, res)
+			}
+		}
+	}
+	b := m.binding
+	if b.RoleRef.Kind != "ClusterRole" || b.RoleRef.Name != m.role.Name {
+		t.Errorf("the binding refers to %s %s, not the ClusterRole %s", b.RoleRef.Kind, b.RoleRef.Name, m.role.Name)
+	}
+	if len(b.Subjects) != 1 || b.Subjects[0].Kind != "ServiceAccount" || b.Subjects[0].Name != m.account.Name || b.Subjects[0].Namespace != m.account.Namespace {
+		t.Errorf("the binding's subjects %+v are not the agent's ServiceAccount", b.Subjects)
+	}
+}
+
+// allows reports whether the role lets the agent list resource in group.
+func allows(role *rbacv1.ClusterRole, group, resource string) bool {
+	for _, r := range role.Rules {
+		if !slices.Contains(r.Verbs, "list") || !slices.Contains(r.APIGroups, group) {
+			continue
+		}
+		if slices.Contains(r.Resources, resource) || slices.Contains(r.Resources, "*") {
+			return true
+		}
+	}
+	return false
+}
+
+// recorder is a Source that notes every kind the detectors list.
+type recorder struct {
+	src   casebook.Source
+	mu    sync.Mutex
+	kinds map[casebook.Kind]bool
+}
+
+func (r *recorder) List(ctx context.Context, kind casebook.Kind, ns string) ([]runtime.Object, error) {
+	r.mu.Lock()
+	r.kinds[kind] = true
+	r.mu.Unlock()
+	return r.src.List(ctx, kind, ns)
+}
+
+// TestClusterRoleCoversDetectors runs every detector over every broken
+// fixture and the example, noting the kinds they list: the ClusterRole
+// must let the agent list each of them, or a detector would be skipped
+// with a warning in the cluster.
+func TestClusterRoleCoversDetectors(t *testing.T) {
+	m := load(t)
+	dirs, err := filepath.Glob("../internal/detectors/testdata/*/broken*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs = append(dirs, "../examples/edge-cluster")
+	rec := &recorder{kinds: map[casebook.Kind]bool{}}
+	for _, dir := range dirs {
+		snap, err := snapshot.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.src = snap
+		for _, d := range detectors.All() {
+			_, _ = d.Detect(context.Background(), rec)
+		}
+	}
+	if len(rec.kinds) < 10 {
+		t.Fatalf("the detectors listed only %v; the recorder is broken", rec.kinds)
+	}
+	for kind := range rec.kinds {
+		gk := kube.ParseKind(kind)
+		resource := strings.ToLower(gk.Kind) + "s"
+		if info := kube.Lookup(kind); info != nil {
+			resource = info.Resource
+		} else if gk.Group == "constraints.gatekeeper.sh" {
+			resource = "*"
+		}
+		if !allows(m.role, gk.Group, resource) {
+			t.Errorf("a detector lists %s (group %q, resource %s) but the ClusterRole in casebook-agent.yaml does not allow it: add it with get, list, watch", kind, gk.Group, resource)
+		}
+	}
+}
+
+func TestDeploymentIsLockedDown(t *testing.T) {
+	m := load(t)
+	d := m.deployment
+	spec := d.Spec.Template.Spec
+	if d.Namespace != m.namespace.Name || m.account.Namespace != m.namespace.Name || m.service.Namespace != m.namespace.Name {
+		t.Errorf("namespaces: deployment %q, account %q, service %q, want %q", d.Namespace, m.account.Namespace, m.service.Namespace, m.namespace.Name)
+	}
+	if spec.ServiceAccountName != m.account.Name {
+		t.Errorf("serviceAccountName %q, want %q", spec.ServiceAccountName, m.account.Name)
+	}
+	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
+		t.Error("the pod shares a host namespace")
+	}
+	psc := spec.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+		t.Errorf("pod securityContext %+v: want runAsNonRoot and a non-zero runAsUser", psc)
+	}
+	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("pod seccompProfile is not RuntimeDefault")
+	}
+	if len(spec.Containers) != 1 || len(spec.InitContainers) != 0 {
+		t.Fatalf("want one container, got %d (+%d init)", len(spec.Containers), len(spec.InitContainers))
+	}
+	c := spec.Containers[0]
+	sc := c.SecurityContext
+	if sc == nil {
+		t.Fatal("the container has no securityContext")
+	}
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Error("readOnlyRootFilesystem is not true")
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		t.Error("allowPrivilegeEscalation is not false")
+	}
+	if sc.Privileged != nil && *sc.Privileged {
+		t.Error("the container is privileged")
+	}
+	if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Error("the container's runAsNonRoot is not true")
+	}
+	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+		t.Errorf("capabilities %+v, want drop [ALL] and no add", sc.Capabilities)
+	}
+	if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("container seccompProfile is not RuntimeDefault")
+	}
+	if len(c.Args) == 0 || c.Args[0] != "agent" {
+		t.Errorf("args %v do not run casebook agent", c.Args)
+	}
+	req, lim := c.Resources.Requests, c.Resources.Limits
+	if req.Memory().Value() < 256<<20 || lim.Memory().Cmp(*req.Memory()) < 0 || req.Cpu().IsZero() {
+		t.Errorf("resources %+v: want a memory request of about 300Mi (the benchmark's live RSS), a limit at least that, and a CPU request", c.Resources)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Error("the readiness probe is not GET /readyz")
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+		t.Error("the liveness probe is not GET /healthz")
+	}
+	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 8080 {
+		t.Errorf("ports %+v, want 8080", c.Ports)
+	}
+	for _, v := range spec.Volumes {
+		if v.HostPath != nil {
+			t.Errorf("volume %s mounts a host path", v.Name)
+		}
+	}
+
+	s := m.service
+	if len(s.Spec.Ports) != 1 || s.Spec.Ports[0].Port != 8080 || s.Spec.Ports[0].TargetPort.String() != c.Ports[0].Name {
+		t.Errorf("service ports %+v, want 8080 to the container's %q", s.Spec.Ports, c.Ports[0].Name)
+	}
+	for k, v := range s.Spec.Selector {
+		if d.Spec.Template.Labels[k] != v {
+			t.Errorf("the service selects %s=%s, which the pods do not carry", k, v)
+		}
+	}
+	for k, v := range d.Spec.Selector.MatchLabels {
+		if d.Spec.Template.Labels[k] != v {
+			t.Errorf("the deployment selects %s=%s, which its pods do not carry", k, v)
+		}
+	}
+	a := s.Annotations
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "8080" || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("service annotations %v: want Prometheus to scrape :8080/metrics", a)
+	}
+}
+
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
