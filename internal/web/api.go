@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -216,14 +217,21 @@ func (s *Server) apiMatch(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error()+` (want {"text": "...", "top": 3})`)
 			return
 		}
-	case "text/plain", "":
+	case "text/plain", "", "application/x-www-form-urlencoded":
 		req.Text = string(data)
+		// A form posts text=...; `curl -d @log.txt` sends the raw text under
+		// the form content type, so a body without a text field is the text.
+		if ct == "application/x-www-form-urlencoded" {
+			if form, err := url.ParseQuery(req.Text); err == nil && form.Has("text") {
+				req.Text = form.Get("text")
+			}
+		}
 		if req.Top, err = intParam(r, "top", 3, 1, 20); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 	default:
-		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content type %q: send application/json or text/plain", ct))
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content type %q: send application/json, text/plain or a form with a text field", ct))
 		return
 	}
 	if req.Top < 1 || req.Top > 20 {

@@ -543,7 +543,9 @@ func TestMatch(t *testing.T) {
 		{"unknown field", `{"txt": "x"}`, "application/json", 400, `unknown field`},
 		{"bad top", `{"text": "x", "top": 99}`, "application/json", 400, `top must be`},
 		{"invalid utf-8", "\xff\xfe\xfd", "text/plain", 400, `UTF-8`},
-		{"form", "text=x", "application/x-www-form-urlencoded", 415, `unsupported content type`},
+		{"form field", url.Values{"text": {text}}.Encode(), "application/x-www-form-urlencoded", 200, `"signal": "Insufficient memory"`},
+		{"curl -d raw text", text, "application/x-www-form-urlencoded", 200, `"signal": "Insufficient memory"`},
+		{"other type", "x", "application/xml", 415, `unsupported content type`},
 		{"too large", strings.Repeat("x", 2<<20), "text/plain", 413, `too large`},
 	}
 	for _, tt := range tests {
