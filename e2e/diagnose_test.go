@@ -102,7 +102,8 @@ func library(t testing.TB) *caseload.Library {
 
 func diagnose(t testing.TB, src casebook.Source, lib *caseload.Library) *engine.Result {
 	t.Helper()
-	res, err := engine.Run(context.Background(), src, detectors.All(), engine.Options{Case: lib.Get})
+	ds := append(detectors.All(), detectors.SignalMatch(lib.Cases)...)
+	res, err := engine.Run(context.Background(), src, ds, engine.Options{Case: lib.Get})
 	if err != nil {
 		t.Fatal(err)
 	}

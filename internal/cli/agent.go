@@ -28,7 +28,10 @@ type AgentOptions struct {
 	Library   func() (*caseload.Library, error)
 	CasesFS   func() (fs.FS, string)
 	Detectors func() []casebook.Detector
-	Cluster   *ClusterOptions
+	// Signals, when set, adds detectors built from the library: the
+	// text-based signal matches of the cases without a dedicated detector.
+	Signals func(cases []*casebook.Case) []casebook.Detector
+	Cluster *ClusterOptions
 
 	Addr     string
 	Interval time.Duration
@@ -47,7 +50,7 @@ type AgentOptions struct {
 
 // NewCmdAgent builds `casebook agent`.
 func NewCmdAgent(f *Factory, runF func(context.Context, *AgentOptions) error) *cobra.Command {
-	opts := &AgentOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Detectors: detectors.All}
+	opts := &AgentOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Detectors: detectors.All, Signals: detectors.SignalMatch}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Keep watching a cluster: re-diagnose it on an interval, serve the UI and Prometheus metrics",
@@ -111,6 +114,9 @@ func agentRun(ctx context.Context, opts *AgentOptions) error {
 		return err
 	}
 	base := web.EngineDiagnoser{Library: lib, Detectors: opts.Detectors(), Timeout: opts.Timeout}
+	if opts.Signals != nil {
+		base.Detectors = append(base.Detectors, opts.Signals(lib.Cases)...)
+	}
 	if opts.Config != "" {
 		if base.Exclusions, err = engine.LoadExclusions(opts.Config); err != nil {
 			return usageErrorf("--config: %v", err)

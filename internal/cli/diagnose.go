@@ -24,7 +24,10 @@ type DiagnoseOptions struct {
 	IO        *IOStreams
 	Library   func() (*caseload.Library, error)
 	Detectors func() []casebook.Detector
-	Cluster   *ClusterOptions
+	// Signals, when set, adds detectors built from the library: the
+	// text-based signal matches of the cases without a dedicated detector.
+	Signals func(cases []*casebook.Case) []casebook.Detector
+	Cluster *ClusterOptions
 
 	Snapshot string
 	Output   string
@@ -132,7 +135,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 
 // NewCmdDiagnose builds `casebook diagnose`.
 func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
-	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All}
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch}
 	cmd := &cobra.Command{
 		Use:   "diagnose [--snapshot PATH | cluster flags]",
 		Short: "Find known cases in a live cluster or an offline snapshot",
@@ -233,7 +236,11 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		src, source = s, desc
 	}
 
-	res, err := engine.Run(ctx, src, opts.Detectors(), engine.Options{
+	ds := opts.Detectors()
+	if opts.Signals != nil {
+		ds = append(ds, opts.Signals(lib.Cases)...)
+	}
+	res, err := engine.Run(ctx, src, ds, engine.Options{
 		Timeout:    opts.Timeout,
 		Case:       lib.Get,
 		Exclusions: excl,

@@ -126,7 +126,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 // serveDiagnoser builds the diagnose page's diagnoser over the source the
 // flags name, and says how long its diagnosis may be reused (0: for good).
 func serveDiagnoser(ctx context.Context, opts *ServeOptions, lib *caseload.Library) (*web.EngineDiagnoser, time.Duration, error) {
-	d := &web.EngineDiagnoser{Library: lib, Detectors: detectors.All(), Timeout: opts.Timeout}
+	d := &web.EngineDiagnoser{Library: lib, Detectors: append(detectors.All(), detectors.SignalMatch(lib.Cases)...), Timeout: opts.Timeout}
 	if opts.Config != "" {
 		excl, err := engine.LoadExclusions(opts.Config)
 		if err != nil {
