@@ -182,12 +182,15 @@ func nextStep(step, cmd string) string {
 	return strings.TrimRight(step, "：:") + " → " + cmd
 }
 
-// commandLine returns the command on a code block line: a console prompt is
-// dropped, and comments and blank lines give "".
+// commandLine returns the command on a code block line: a console prompt and
+// a trailing comment are dropped, and comment and blank lines give "".
 func commandLine(t string) string {
 	t = strings.TrimSpace(strings.TrimPrefix(t, "$ "))
 	if t == "" || strings.HasPrefix(t, "#") {
 		return ""
+	}
+	if i := strings.Index(t, "  #"); i > 0 {
+		t = strings.TrimSpace(t[:i])
 	}
 	return t
 }
