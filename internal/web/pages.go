@@ -227,57 +227,37 @@ func (s *Server) facets(l lang, f caseload.Filter) []facet {
 		}
 		return n
 	}
-	value := func(g caseload.Filter, active bool, v, label, class string) facetValue {
-		if active {
-			return facetValue{Value: v, Label: label, Class: class, Count: count(g), Active: true}
-		}
-		return facetValue{Value: v, Label: label, Class: class, Count: count(g), URL: filterURL(g)}
+	return []facet{
+		axisFacet(&f, "component", tr(l, "axis.component"), casebook.Components, &f.Component, count,
+			func(c casebook.Component) (string, string) { return componentLabel(l, c), "" }),
+		axisFacet(&f, "severity", tr(l, "axis.severity"), casebook.Severities, &f.Severity, count,
+			func(v casebook.Severity) (string, string) { return severityLabel(l, v), "sev-" + string(v) }),
+		axisFacet(&f, "type", tr(l, "axis.type"), casebook.FaultTypes, &f.Type, count,
+			func(v casebook.FaultType) (string, string) { return faultTypeLabel(l, v), "" }),
+		axisFacet(&f, "status", tr(l, "axis.status"), []casebook.Status{casebook.StatusComplete, casebook.StatusDraft}, &f.Status, count,
+			func(v casebook.Status) (string, string) { return statusLabel(l, v), "st-" + string(v) }),
 	}
-	comp := facet{Key: "component", Label: tr(l, "axis.component")}
-	for _, c := range casebook.Components {
-		g := f
-		g.Component = c
-		fv := value(g, f.Component == c, string(c), componentLabel(l, c), "")
+}
+
+// axisFacet builds one axis of the filters. field points at the axis in *f;
+// each value links to *f with that value chosen, and the active value links
+// to *f without it. *f is as it was when axisFacet returns.
+func axisFacet[T ~string](f *caseload.Filter, key, label string, values []T, field *T, count func(caseload.Filter) int,
+	describe func(T) (label, class string)) facet {
+	cur := *field
+	defer func() { *field = cur }()
+	fc := facet{Key: key, Label: label}
+	for _, v := range values {
+		*field = v
+		lbl, class := describe(v)
+		fv := facetValue{Value: string(v), Label: lbl, Class: class, Count: count(*f), Active: cur == v}
 		if fv.Active {
-			g.Component = ""
-			fv.URL = filterURL(g)
+			*field = ""
 		}
-		comp.Values = append(comp.Values, fv)
+		fv.URL = filterURL(*f)
+		fc.Values = append(fc.Values, fv)
 	}
-	sev := facet{Key: "severity", Label: tr(l, "axis.severity")}
-	for _, v := range casebook.Severities {
-		g := f
-		g.Severity = v
-		fv := value(g, f.Severity == v, string(v), severityLabel(l, v), "sev-"+string(v))
-		if fv.Active {
-			g.Severity = ""
-			fv.URL = filterURL(g)
-		}
-		sev.Values = append(sev.Values, fv)
-	}
-	typ := facet{Key: "type", Label: tr(l, "axis.type")}
-	for _, v := range casebook.FaultTypes {
-		g := f
-		g.Type = v
-		fv := value(g, f.Type == v, string(v), faultTypeLabel(l, v), "")
-		if fv.Active {
-			g.Type = ""
-			fv.URL = filterURL(g)
-		}
-		typ.Values = append(typ.Values, fv)
-	}
-	st := facet{Key: "status", Label: tr(l, "axis.status")}
-	for _, v := range []casebook.Status{casebook.StatusComplete, casebook.StatusDraft} {
-		g := f
-		g.Status = v
-		fv := value(g, f.Status == v, string(v), statusLabel(l, v), "st-"+string(v))
-		if fv.Active {
-			g.Status = ""
-			fv.URL = filterURL(g)
-		}
-		st.Values = append(st.Values, fv)
-	}
-	return []facet{comp, sev, typ, st}
+	return fc
 }
 
 // --- case page ----------------------------------------------------------
