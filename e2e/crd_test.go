@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-
-	"github.com/casebook-dev/casebook/internal/cli"
-	"github.com/casebook-dev/casebook/internal/live"
-	"github.com/casebook-dev/casebook/internal/snapshot"
 )
 
 // customGroups are the API groups of the custom resources fixtures hold,
@@ -166,12 +161,8 @@ func TestCollectCustomResources(t *testing.T) {
 	c.load(t, dir)
 	ctx := context.Background()
 	kc := writeKubeconfig(t, reader)
-	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
-	io, _, _, errOut := cli.TestStreams()
-	if code := cli.Run(ctx, &cli.Factory{IO: io}, []string{"collect", "--kubeconfig", kc, "-o", bundle}); code != 0 {
-		t.Fatalf("collect: exit %d\n%s", code, errOut)
-	}
-	if strings.Contains(errOut.String(), "warning") {
+	bundle, errOut := collectBundle(t, ctx, kc)
+	if strings.Contains(errOut, "warning") {
 		t.Errorf("collect warned:\n%s", errOut)
 	}
 	raw, err := os.ReadFile(bundle)
@@ -185,23 +176,7 @@ func TestCollectCustomResources(t *testing.T) {
 			t.Errorf("the bundle has no %s", name)
 		}
 	}
-	snap, err := snapshot.Load(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range snap.Warnings {
-		t.Errorf("bundle warning: %s", w)
-	}
-	lib := library(t)
-	fromBundle := diagnose(t, snap, lib)
-	src, err := live.New(reader, live.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromCluster := diagnose(t, src, lib)
-	if g, w := toJSON(fromBundle.Findings), toJSON(fromCluster.Findings); g != w {
-		t.Errorf("the bundle diagnoses differently from the cluster\n--- bundle\n%s\n--- cluster\n%s", g, w)
-	}
+	fromBundle := requireBundleMatchesCluster(t, bundle, reader)
 	found := false
 	for _, f := range fromBundle.Findings {
 		found = found || (f.CaseID == "O-003" && f.Cause == "pods-behind")

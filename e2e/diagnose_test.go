@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/cases"
@@ -309,11 +310,7 @@ func TestCollectRedacts(t *testing.T) {
 
 	reader := c.readerConfig(t, "reader", readOnlyRules)
 	kc := writeKubeconfig(t, reader)
-	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
-	io, _, _, errOut := cli.TestStreams()
-	if code := cli.Run(ctx, &cli.Factory{IO: io}, []string{"collect", "--kubeconfig", kc, "-o", bundle}); code != 0 {
-		t.Fatalf("collect: exit %d\n%s", code, errOut)
-	}
+	bundle, _ := collectBundle(t, ctx, kc)
 	raw, err := os.ReadFile(bundle)
 	if err != nil {
 		t.Fatal(err)
@@ -331,6 +328,26 @@ func TestCollectRedacts(t *testing.T) {
 		t.Error("redaction must keep what is not a credential (LOG_LEVEL=debug is gone)")
 	}
 
+	requireBundleMatchesCluster(t, bundle, reader)
+}
+
+// collectBundle runs `casebook collect` with kubeconfig kc and returns the
+// bundle's path and what collect said on stderr.
+func collectBundle(t *testing.T, ctx context.Context, kc string) (string, string) {
+	t.Helper()
+	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	io, _, _, errOut := cli.TestStreams()
+	if code := cli.Run(ctx, &cli.Factory{IO: io}, []string{"collect", "--kubeconfig", kc, "-o", bundle}); code != 0 {
+		t.Fatalf("collect: exit %d\n%s", code, errOut)
+	}
+	return bundle, errOut.String()
+}
+
+// requireBundleMatchesCluster loads a collected bundle, which must load
+// without warnings, and requires it to diagnose as the cluster does through
+// reader. It returns the bundle's diagnosis.
+func requireBundleMatchesCluster(t *testing.T, bundle string, reader *rest.Config) *engine.Result {
+	t.Helper()
 	snap, err := snapshot.Load(bundle)
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +365,7 @@ func TestCollectRedacts(t *testing.T) {
 	if g, w := toJSON(fromBundle.Findings), toJSON(fromCluster.Findings); g != w {
 		t.Errorf("the bundle diagnoses differently from the cluster\n--- bundle\n%s\n--- cluster\n%s", g, w)
 	}
+	return fromBundle
 }
 
 func untar(t *testing.T, raw []byte) map[string][]byte {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+	"io"
 
 	"github.com/casebook-dev/casebook/internal/caseload"
 	"github.com/casebook-dev/casebook/internal/inspect"
@@ -110,13 +111,6 @@ func checkRegoRun(opts *CheckRegoOptions) error {
 		return err
 	}
 	in := report.NewRegoCheck(rep, caseTitles(lib, rep.Findings))
-	if opts.Output == "json" {
-		err = report.JSON(opts.IO.Out, in)
-	} else {
-		err = report.RegoTable(opts.IO.Out, in, opts.IO.Color)
-	}
-	if err != nil {
-		return err
-	}
-	return findingsExit(rep.Findings, rank)
+	return writeInspection(opts.IO, opts.Output, in, func(w io.Writer, color bool) error { return report.RegoTable(w, in, color) },
+		rep.Findings, rank)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -139,15 +140,8 @@ func inspectWasmRun(ctx context.Context, opts *InspectWasmOptions) error {
 		return err
 	}
 	in := report.NewWasmInspection(rep, caseTitles(lib, rep.Findings))
-	if opts.Output == "json" {
-		err = report.JSON(opts.IO.Out, in)
-	} else {
-		err = report.WasmTable(opts.IO.Out, in, opts.IO.Color)
-	}
-	if err != nil {
-		return err
-	}
-	return findingsExit(rep.Findings, rank)
+	return writeInspection(opts.IO, opts.Output, in, func(w io.Writer, color bool) error { return report.WasmTable(w, in, color) },
+		rep.Findings, rank)
 }
 
 // caseTitles gives the title of each case among the findings, for people.
@@ -163,6 +157,21 @@ func caseTitles(lib *caseload.Library, fs []casebook.Finding) map[string]report.
 
 // findingsExit ends a check with ExitFindings when a finding is at least
 // as severe as rank.
+// writeInspection writes an inspection as JSON or as its table, then turns
+// its findings into the exit code.
+func writeInspection(streams *IOStreams, output string, v any, table func(io.Writer, bool) error, fs []casebook.Finding, rank int) error {
+	var err error
+	if output == "json" {
+		err = report.JSON(streams.Out, v)
+	} else {
+		err = table(streams.Out, streams.Color)
+	}
+	if err != nil {
+		return err
+	}
+	return findingsExit(fs, rank)
+}
+
 func findingsExit(fs []casebook.Finding, rank int) error {
 	for _, f := range fs {
 		if f.Severity.Rank() >= rank {
