@@ -41,7 +41,7 @@ func TestEmbeddedLibrary(t *testing.T) {
 			t.Errorf("%s: incomplete front matter: %+v", id, c)
 		}
 	}
-	problems, err := caseload.Lint(cases.FS(), "cases/")
+	problems, _, err := caseload.Lint(cases.FS(), "cases/")
 	if err != nil {
 		t.Fatal(err)
 	}

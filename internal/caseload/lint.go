@@ -24,11 +24,12 @@ var fileNamePattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*\.md$`)
 // names (the seed's link names for the seed's cases), titles and severities
 // against the seed, required sections present and in order, unknown
 // sections, fenced code blocks without a language, relative links that do
-// not resolve and related IDs that do not exist.
-func Lint(fsys fs.FS, prefix string) ([]Problem, error) {
+// not resolve and related IDs that do not exist. It also returns the
+// library as Load reads it.
+func Lint(fsys fs.FS, prefix string) ([]Problem, *Library, error) {
 	lib, files, err := load(fsys, prefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	problems := append([]Problem(nil), lib.Problems...)
 	for _, p := range files {
@@ -43,7 +44,7 @@ func Lint(fsys fs.FS, prefix string) ([]Problem, error) {
 		}
 		return problems[i].Line < problems[j].Line
 	})
-	return problems, nil
+	return problems, lib, nil
 }
 
 func lintFile(fsys fs.FS, lib *Library, p *parsed) []Problem {

@@ -60,7 +60,7 @@ func TestLint(t *testing.T) {
 				tt.file:                       {Data: []byte(tt.data)},
 				"wasmedge-memory-overflow.md": {Data: []byte(strings.NewReplacer("id: W-001", "id: W-002", "title: Wasm 应用冷启动超时", "title: Wasm 内存溢出", "related: [W-002]", "related: []").Replace(goodCase))},
 			}
-			problems, err := Lint(fsys, "cases/")
+			problems, _, err := Lint(fsys, "cases/")
 			if err != nil {
 				t.Fatal(err)
 			}

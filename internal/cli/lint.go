@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/caseload"
 )
 
@@ -70,7 +71,7 @@ func lintRun(opts *LintOptions) error {
 	if _, err := fs.Stat(opts.FS, "."); err != nil {
 		return usageErrorf("case library %s: %v", opts.Prefix, err)
 	}
-	problems, err := caseload.Lint(opts.FS, opts.Prefix)
+	problems, lib, err := caseload.Lint(opts.FS, opts.Prefix)
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -83,13 +84,9 @@ func lintRun(opts *LintOptions) error {
 			errs++
 		}
 	}
-	lib, err := caseload.Load(opts.FS, opts.Prefix)
-	if err != nil {
-		return err
-	}
 	complete := 0
 	for _, c := range lib.Cases {
-		if c.Status == "complete" {
+		if c.Status == casebook.StatusComplete {
 			complete++
 		}
 	}
