@@ -37,6 +37,7 @@ func (c Command) String() string { return strings.Join(c.Args, " ") }
 func ExtractCommands(c *casebook.Case) ([]Command, []Problem) {
 	var cmds []Command
 	var problems []Problem
+	funcs := map[string]bool{} // shell functions the case defines
 	lines := strings.Split(c.Body, "\n")
 	for i := 0; i < len(lines); i++ {
 		trimmed := strings.TrimSpace(lines[i])
@@ -127,6 +128,9 @@ func ExtractCommands(c *casebook.Case) ([]Command, []Problem) {
 			continue
 		}
 		syntax.Walk(f, func(n syntax.Node) bool {
+			if fd, ok := n.(*syntax.FuncDecl); ok {
+				funcs[fd.Name.Value] = true
+			}
 			call, ok := n.(*syntax.CallExpr)
 			if !ok || len(call.Args) == 0 {
 				return true
@@ -141,7 +145,15 @@ func ExtractCommands(c *casebook.Case) ([]Command, []Problem) {
 			return true
 		})
 	}
-	return cmds, problems
+	// A call of a function the case defines is not a tool; the commands in
+	// the function's body are checked where it is declared.
+	kept := cmds[:0]
+	for _, cmd := range cmds {
+		if !funcs[cmd.Args[0]] {
+			kept = append(kept, cmd)
+		}
+	}
+	return kept, problems
 }
 
 var (
@@ -374,10 +386,11 @@ func (cc *CommandChecker) checkArgs(s *CommandSpec, args []string, dyn []bool) [
 			return problems
 		}
 		if node.Delegate != "" {
-			if d, ok := cc.Specs[node.Delegate]; ok {
-				return append(problems, cc.checkArgs(d, args[i:], dyn[i:])...)
+			d, ok := cc.Specs[node.Delegate]
+			if !ok {
+				return append(problems, fmt.Sprintf("%s passes its arguments to %s, which has no spec", strings.Join(pathNames, " "), node.Delegate))
 			}
-			return problems
+			return append(problems, cc.checkArgs(d, args[i:], dyn[i:])...)
 		}
 		switch {
 		case a == "--":
