@@ -195,7 +195,7 @@ type CommandSpec struct {
 	Tool   string `json:"tool" yaml:"tool"`
 	Source string `json:"source" yaml:"source"`
 	// SingleDashLong: long options take one dash (openssl -noout, find -name).
-	SingleDashLong bool `json:"single_dash_long,omitempty" yaml:"single_dash_long,omitempty"`
+	SingleDashLong bool         `json:"single_dash_long,omitempty" yaml:"single_dash_long,omitempty"`
 	Root           *SpecCommand `json:"root" yaml:"root"`
 }
 

@@ -12,9 +12,9 @@ import (
 	"os"
 	"sort"
 
+	"github.com/open-policy-agent/opa/cmd"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"github.com/open-policy-agent/opa/cmd"
 )
 
 // version is the OPA module version this module pins (see go.mod).
