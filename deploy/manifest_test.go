@@ -35,6 +35,7 @@ type manifest struct {
 	binding    *rbacv1.ClusterRoleBinding
 	deployment *appsv1.Deployment
 	service    *corev1.Service
+	other      map[string][]map[string]any
 }
 
 func load(t *testing.T) *manifest {
@@ -43,7 +44,19 @@ func load(t *testing.T) *manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &manifest{}
+	m := parse(t, raw)
+	if m.namespace == nil || m.account == nil || m.role == nil || m.binding == nil || m.deployment == nil || m.service == nil {
+		t.Fatalf("the manifest lacks a kind: %+v", m)
+	}
+	return m
+}
+
+// parse decodes a multi-document YAML stream strictly by kind. The kinds
+// only the Helm chart renders (the ignore-list ConfigMap, the
+// prometheus-operator objects) are kept as generic maps in other.
+func parse(t *testing.T, raw []byte) *manifest {
+	t.Helper()
+	m := &manifest{other: map[string][]map[string]any{}}
 	r := utilyaml.NewYAMLReader(bufioReader(raw))
 	for {
 		doc, err := r.Read()
@@ -80,15 +93,19 @@ func load(t *testing.T) *manifest {
 		case "Service":
 			m.service = &corev1.Service{}
 			into = m.service
+		case "ConfigMap", "ServiceMonitor", "PrometheusRule":
+			var obj map[string]any
+			if err := yaml.Unmarshal(doc, &obj); err != nil {
+				t.Fatalf("%s: %v", meta.Kind, err)
+			}
+			m.other[meta.Kind] = append(m.other[meta.Kind], obj)
+			continue
 		default:
 			t.Fatalf("unexpected kind %q in the manifest", meta.Kind)
 		}
 		if err := yaml.UnmarshalStrict(doc, into); err != nil {
 			t.Fatalf("%s: %v", meta.Kind, err)
 		}
-	}
-	if m.namespace == nil || m.account == nil || m.role == nil || m.binding == nil || m.deployment == nil || m.service == nil {
-		t.Fatalf("the manifest lacks a kind: %+v", m)
 	}
 	return m
 }
@@ -201,10 +218,21 @@ func TestClusterRoleCoversDetectors(t *testing.T) {
 
 func TestDeploymentIsLockedDown(t *testing.T) {
 	m := load(t)
+	checkLockedDown(t, m, m.namespace.Name)
+	a := m.service.Annotations
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "8080" || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("service annotations %v: want Prometheus to scrape :8080/metrics", a)
+	}
+}
+
+// checkLockedDown checks the agent's Deployment and Service, as the plain
+// manifest and the Helm chart both make them, in namespace ns.
+func checkLockedDown(t *testing.T, m *manifest, ns string) {
+	t.Helper()
 	d := m.deployment
 	spec := d.Spec.Template.Spec
-	if d.Namespace != m.namespace.Name || m.account.Namespace != m.namespace.Name || m.service.Namespace != m.namespace.Name {
-		t.Errorf("namespaces: deployment %q, account %q, service %q, want %q", d.Namespace, m.account.Namespace, m.service.Namespace, m.namespace.Name)
+	if d.Namespace != ns || m.account.Namespace != ns || m.service.Namespace != ns {
+		t.Errorf("namespaces: deployment %q, account %q, service %q, want %q", d.Namespace, m.account.Namespace, m.service.Namespace, ns)
 	}
 	if spec.ServiceAccountName != m.account.Name {
 		t.Errorf("serviceAccountName %q, want %q", spec.ServiceAccountName, m.account.Name)
@@ -280,10 +308,6 @@ func TestDeploymentIsLockedDown(t *testing.T) {
 		if d.Spec.Template.Labels[k] != v {
 			t.Errorf("the deployment selects %s=%s, which its pods do not carry", k, v)
 		}
-	}
-	a := s.Annotations
-	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "8080" || a["prometheus.io/path"] != "/metrics" {
-		t.Errorf("service annotations %v: want Prometheus to scrape :8080/metrics", a)
 	}
 }
 
