@@ -1,4 +1,4 @@
-.PHONY: build test lint index bench
+.PHONY: build test lint index bench release
 
 build:
 	go build -o bin/casebook ./cmd/casebook
@@ -16,3 +16,9 @@ index:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
+
+# release cross-compiles static binaries (linux/amd64, linux/arm64,
+# darwin/arm64) into dist/ with archives, CycloneDX SBOMs and SHA256SUMS.
+# VERSION defaults to git describe.
+release:
+	go run scripts/release.go $(if $(VERSION),-version $(VERSION))
