@@ -15,6 +15,8 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated chart files")
@@ -223,7 +225,16 @@ func checkMonitoring(t *testing.T, m *manifest) {
 			dash = json.Valid([]byte(s))
 		}
 		if s, ok := data["ignore.yaml"].(string); ok {
-			ignore = strings.Contains(s, "case: K-004")
+			// The agent must be able to read it, as diagnose --config does.
+			p := filepath.Join(t.TempDir(), "ignore.yaml")
+			if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ex, err := engine.LoadExclusions(p)
+			if err != nil {
+				t.Errorf("the ignore list does not load: %v\n%s", err, s)
+			}
+			ignore = ex != nil && len(ex.Ignore) == 1 && ex.Ignore[0].Case == "K-004"
 		}
 	}
 	if !dash || !ignore {
