@@ -15,6 +15,7 @@ import (
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/live"
+	"github.com/casebook-dev/casebook/internal/progress"
 	"github.com/casebook-dev/casebook/internal/report"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
@@ -28,6 +29,8 @@ type DiagnoseOptions struct {
 	// text-based signal matches of the cases without a dedicated detector.
 	Signals func(cases []*casebook.Case) []casebook.Detector
 	Cluster *ClusterOptions
+	// Progress, when set, returns what shows progress of a live diagnosis.
+	Progress func(what string, kinds, detectors int) progress.Observer
 
 	Snapshot string
 	Output   string
@@ -135,7 +138,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 
 // NewCmdDiagnose builds `casebook diagnose`.
 func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
-	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch}
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch, Progress: f.progress}
 	cmd := &cobra.Command{
 		Use:   "diagnose [--snapshot PATH | cluster flags]",
 		Short: "Find known cases in a live cluster or an offline snapshot",
@@ -240,11 +243,16 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	if opts.Signals != nil {
 		ds = append(ds, opts.Signals(lib.Cases)...)
 	}
-	res, err := engine.Run(ctx, src, ds, engine.Options{
+	var prog progress.Observer
+	if opts.Snapshot == "" && opts.Progress != nil {
+		prog = opts.Progress("diagnose", 0, len(ds))
+	}
+	res, err := engine.Run(ctx, progress.Source(src, prog), progress.Detectors(ds, prog), engine.Options{
 		Timeout:    opts.Timeout,
 		Case:       lib.Get,
 		Exclusions: excl,
 	})
+	progress.Done(prog)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return &exitError{Code: ExitError, Err: errors.New("interrupted")}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/casebook-dev/casebook/cases"
 	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/progress"
 )
 
 // Factory carries what commands share: the streams, the version and a lazy
@@ -71,6 +72,15 @@ func (f *Factory) Library() (*caseload.Library, error) {
 		}
 	})
 	return f.lib, f.err
+}
+
+// progress returns a display of live work's progress on standard error,
+// or nil when standard error is not a terminal or --quiet is given.
+func (f *Factory) progress(what string, kinds, detectors int) progress.Observer {
+	if f.Quiet || !f.IO.ErrIsTTY {
+		return nil
+	}
+	return progress.NewTerminal(f.IO.ErrOut, what, kinds, detectors)
 }
 
 // NewRootCmd builds the casebook command tree.
