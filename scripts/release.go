@@ -55,7 +55,10 @@ func run(version, out, only string) error {
 	}
 	arts, err := release.Build(context.Background(), release.Options{
 		Version: version, Commit: commit, Date: date, Dir: ".", Out: out, Targets: targets,
-		Docs: []string{"README.md", "README.zh-CN.md"}, Log: os.Stderr,
+		Docs:         []string{"README.md", "README.zh-CN.md"},
+		KrewTemplate: "deploy/krew/casebook.yaml",
+		BaseURL:      "https://github.com/casebook-dev/casebook/releases/download",
+		Log:          os.Stderr,
 	})
 	if err != nil {
 		return err
@@ -67,7 +70,7 @@ func run(version, out, only string) error {
 		}
 		fmt.Printf("%-14s %6.1f MB  %s  %s\n", a.Target, float64(st.Size())/1e6, a.Archive, a.SBOM)
 	}
-	fmt.Printf("%s/SHA256SUMS\n", out)
+	fmt.Printf("%s/SHA256SUMS\n%s/casebook.yaml (krew manifest)\n", out, out)
 	return nil
 }
 

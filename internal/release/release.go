@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"text/template"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -48,6 +49,13 @@ type Options struct {
 	Package string
 	// Docs are files, relative to Dir, put in each archive beside the binary.
 	Docs []string
+	// KrewTemplate, relative to Dir, is the krew plugin manifest template
+	// (deploy/krew/casebook.yaml); when set, Build writes casebook.yaml,
+	// the manifest of this release, beside the archives.
+	KrewTemplate string
+	// BaseURL is where the archives are published: an archive's URL is
+	// BaseURL/<version>/<archive name>.
+	BaseURL string
 	// Log receives a line per step; nil discards them.
 	Log io.Writer
 }
@@ -91,7 +99,50 @@ func Build(ctx context.Context, opts Options) ([]Artifact, error) {
 	if err := writeSums(filepath.Join(opts.Out, "SHA256SUMS"), sums); err != nil {
 		return nil, err
 	}
+	if opts.KrewTemplate != "" {
+		tmpl, err := os.ReadFile(filepath.Join(opts.Dir, opts.KrewTemplate))
+		if err != nil {
+			return nil, err
+		}
+		m, err := KrewManifest(tmpl, opts.Version, opts.BaseURL, arts)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(opts.Out, "casebook.yaml"), m, 0o644); err != nil {
+			return nil, err
+		}
+	}
 	return arts, nil
+}
+
+// KrewManifest fills the krew plugin manifest template with the release's
+// version and, per archive, its platform, URL, SHA-256 and top directory.
+func KrewManifest(tmpl []byte, version, baseURL string, arts []Artifact) ([]byte, error) {
+	t, err := template.New("krew").Option("missingkey=error").Parse(string(tmpl))
+	if err != nil {
+		return nil, fmt.Errorf("krew manifest template: %w", err)
+	}
+	type platform struct{ GOOS, GOARCH, URI, SHA256, Dir string }
+	data := struct {
+		Version   string
+		Platforms []platform
+	}{Version: version}
+	for _, a := range arts {
+		raw, err := os.ReadFile(a.Archive)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(raw)
+		name := filepath.Base(a.Archive)
+		data.Platforms = append(data.Platforms, platform{GOOS: a.Target.GOOS, GOARCH: a.Target.GOARCH,
+			URI: strings.TrimSuffix(baseURL, "/") + "/" + version + "/" + name, SHA256: hex.EncodeToString(sum[:]),
+			Dir: strings.TrimSuffix(name, ".tar.gz")})
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return nil, fmt.Errorf("krew manifest: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 func ldflags(opts Options) string {

@@ -12,11 +12,13 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"sigs.k8s.io/yaml"
 )
 
 // TestBuildLinuxArm64 builds the edge nodes' release as scripts/release.go
@@ -29,7 +31,8 @@ func TestBuildLinuxArm64(t *testing.T) {
 	}
 	out := t.TempDir()
 	opts := Options{Version: "v0.0.0-test", Commit: "0123456789ab", Date: "2026-12-08T01:00:00Z",
-		Dir: "../..", Out: out, Targets: []Target{{"linux", "arm64"}}, Docs: []string{"README.md"}}
+		Dir: "../..", Out: out, Targets: []Target{{"linux", "arm64"}}, Docs: []string{"README.md"},
+		KrewTemplate: "deploy/krew/casebook.yaml", BaseURL: "https://github.com/casebook-dev/casebook/releases/download"}
 	arts, err := Build(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +169,7 @@ func TestBuildLinuxArm64(t *testing.T) {
 	if n != 2 {
 		t.Errorf("SHA256SUMS has %d lines, want the archive and the SBOM", n)
 	}
+	krewValidate(t, filepath.Join(out, "casebook.yaml"))
 }
 
 func TestSerialIsAUUID(t *testing.T) {
@@ -176,5 +180,101 @@ func TestSerialIsAUUID(t *testing.T) {
 	// urn:uuid:xxxxxxxx-xxxx-8xxx-[89ab]xxx-xxxxxxxxxxxx
 	if len(a) != 45 || a[23] != '8' || !strings.ContainsRune("89ab", rune(a[28])) {
 		t.Errorf("serial %s is not a version 8 UUID", a)
+	}
+}
+
+// krewValidate runs krew's own manifest validator (validate-krew-manifest
+// from sigs.k8s.io/krew, which scripts/test builds from the Go module
+// proxy) on a manifest, without installing it (that would download the
+// archives). It skips without the validator unless CASEBOOK_REQUIRE_KREW=1.
+func krewValidate(t *testing.T, manifest string) {
+	t.Helper()
+	bin := os.Getenv("CASEBOOK_KREW_VALIDATE")
+	if bin == "" {
+		if os.Getenv("CASEBOOK_REQUIRE_KREW") == "1" {
+			t.Fatal("CASEBOOK_REQUIRE_KREW=1 but CASEBOOK_KREW_VALIDATE is unset")
+		}
+		t.Skip("CASEBOOK_KREW_VALIDATE unset: krew's validator is not built (scripts/test builds it)")
+	}
+	out, err := exec.Command(bin, "-manifest", manifest, "-skip-install").CombinedOutput()
+	if err != nil {
+		t.Errorf("validate-krew-manifest %s: %v\n%s", manifest, err, out)
+	}
+}
+
+// TestKrewManifest fills deploy/krew/casebook.yaml for three archives and
+// checks it: what krew reads (platform selectors, URLs, sums, the binary)
+// and krew's own validation.
+func TestKrewManifest(t *testing.T) {
+	dir := t.TempDir()
+	var arts []Artifact
+	for _, tg := range Targets {
+		a := Artifact{Target: tg, Archive: filepath.Join(dir, "casebook_1.2.3_"+tg.GOOS+"_"+tg.GOARCH+".tar.gz")}
+		if err := os.WriteFile(a.Archive, []byte("archive for "+tg.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		arts = append(arts, a)
+	}
+	tmpl, err := os.ReadFile("../../deploy/krew/casebook.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := KrewManifest(tmpl, "v1.2.3", "https://github.com/casebook-dev/casebook/releases/download/", arts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string
+		Metadata   struct{ Name string }
+		Spec       struct {
+			Version   string
+			Platforms []struct {
+				Selector struct{ MatchLabels map[string]string } `json:"selector"`
+				URI      string                                  `json:"uri"`
+				SHA256   string                                  `json:"sha256"`
+				Bin      string
+				Files    []struct{ From, To string }
+			}
+		}
+	}
+	if err := yaml.Unmarshal(m, &p); err != nil {
+		t.Fatalf("%v\n%s", err, m)
+	}
+	if p.Metadata.Name != "casebook" || p.Spec.Version != "v1.2.3" || len(p.Spec.Platforms) != len(Targets) {
+		t.Fatalf("manifest: name %q version %q, %d platforms\n%s", p.Metadata.Name, p.Spec.Version, len(p.Spec.Platforms), m)
+	}
+	for i, pl := range p.Spec.Platforms {
+		tg := Targets[i]
+		if pl.Selector.MatchLabels["os"] != tg.GOOS || pl.Selector.MatchLabels["arch"] != tg.GOARCH {
+			t.Errorf("platform %d selects %v, want %s", i, pl.Selector.MatchLabels, tg)
+		}
+		name := "casebook_1.2.3_" + tg.GOOS + "_" + tg.GOARCH
+		if pl.URI != "https://github.com/casebook-dev/casebook/releases/download/v1.2.3/"+name+".tar.gz" {
+			t.Errorf("platform %d: uri %s", i, pl.URI)
+		}
+		sum := sha256.Sum256([]byte("archive for " + tg.String()))
+		if pl.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("platform %d: sha256 %s is not the archive's", i, pl.SHA256)
+		}
+		if pl.Bin != "casebook" || len(pl.Files) == 0 || pl.Files[0].From != name+"/casebook" {
+			t.Errorf("platform %d: bin %q files %+v", i, pl.Bin, pl.Files)
+		}
+	}
+	path := filepath.Join(dir, "casebook.yaml")
+	if err := os.WriteFile(path, m, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	krewValidate(t, path)
+
+	// A manifest krew must refuse: the validator is not a no-op.
+	bad := filepath.Join(t.TempDir(), "casebook.yaml")
+	if err := os.WriteFile(bad, []byte(strings.Replace(string(m), "sha256: ", "sha256: x", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if bin := os.Getenv("CASEBOOK_KREW_VALIDATE"); bin != "" {
+		if out, err := exec.Command(bin, "-manifest", bad, "-skip-install").CombinedOutput(); err == nil {
+			t.Errorf("validate-krew-manifest accepted a bad sha256:\n%s", out)
+		}
 	}
 }
