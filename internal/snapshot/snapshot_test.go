@@ -285,7 +285,7 @@ func TestDecodesLikeEncodingJSON(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		for _, doc := range docs {
-			entries, _, err := decodeDocument(doc)
+			entries, _, err := decodeDocument(doc, nil)
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
