@@ -34,6 +34,8 @@ type ServeOptions struct {
 	Timeout time.Duration
 	// Refresh is how long a live diagnosis is reused before it is run again.
 	Refresh time.Duration
+	// Limits bound reading the snapshot.
+	Limits snapshot.Limits
 	// Ready, when set, is called with the server's URL once it listens.
 	Ready func(url string)
 }
@@ -70,6 +72,7 @@ diagnoses snapshots uploaded on the page.`,
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (as diagnose --config)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
 	cmd.Flags().DurationVar(&opts.Refresh, "refresh", 30*time.Second, "reuse a live diagnosis for this long")
+	addSnapshotLimitFlags(cmd, &opts.Limits)
 	return cmd
 }
 
@@ -147,9 +150,9 @@ func serveDiagnoser(ctx context.Context, opts *ServeOptions, lib *caseload.Libra
 	case opts.Snapshot != "" && (opts.Live || len(used) > 0):
 		return nil, 0, usageErrorf("--snapshot reads no cluster; drop --live and %v", used)
 	case opts.Snapshot != "":
-		snap, err := snapshot.Load(opts.Snapshot)
+		snap, err := loadSnapshot(ctx, opts.IO, opts.Snapshot, opts.Limits)
 		if err != nil {
-			return nil, 0, usageErrorf("--snapshot: cannot read %s: %v", opts.Snapshot, err)
+			return nil, 0, err
 		}
 		for _, w := range snap.Warnings {
 			fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.Style(styleYellow, "warning:"), w)

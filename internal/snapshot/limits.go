@@ -21,8 +21,8 @@ type Limits struct {
 	MaxUnpackedBytes int64
 	// MaxFileBytes caps one file.
 	MaxFileBytes int64
-	// MaxEntries caps the entries of a .tar.gz, and the files of a directory.
-	MaxEntries int
+	// MaxFiles caps the entries of a .tar.gz, and the files of a directory.
+	MaxFiles int
 	// MaxObjects caps the decoded objects, MaxObjectsPerKind those of one kind.
 	MaxObjects        int
 	MaxObjectsPerKind int
@@ -37,7 +37,7 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxUnpackedBytes:  4 << 30,
 	MaxFileBytes:      1 << 30,
-	MaxEntries:        1 << 20,
+	MaxFiles:          1 << 20,
 	MaxObjects:        2_000_000,
 	MaxObjectsPerKind: 1_000_000,
 	MaxDecodedBytes:   16 << 30,
@@ -57,7 +57,7 @@ func (l Limits) withDefaults() Limits {
 	return Limits{
 		MaxUnpackedBytes:  pick(l.MaxUnpackedBytes, d.MaxUnpackedBytes),
 		MaxFileBytes:      pick(l.MaxFileBytes, d.MaxFileBytes),
-		MaxEntries:        int(pick(int64(l.MaxEntries), int64(d.MaxEntries))),
+		MaxFiles:          int(pick(int64(l.MaxFiles), int64(d.MaxFiles))),
 		MaxObjects:        int(pick(int64(l.MaxObjects), int64(d.MaxObjects))),
 		MaxObjectsPerKind: int(pick(int64(l.MaxObjectsPerKind), int64(d.MaxObjectsPerKind))),
 		MaxDecodedBytes:   pick(l.MaxDecodedBytes, d.MaxDecodedBytes),
@@ -108,6 +108,7 @@ func byteSize(n int64) string {
 // budget is what one Load may still read and hold; the decoding workers
 // share it.
 type budget struct {
+	ctx context.Context
 	lim Limits
 
 	mu      sync.Mutex
@@ -118,16 +119,16 @@ type budget struct {
 	perKind map[casebook.Kind]int
 }
 
-func newBudget(l Limits) *budget {
-	return &budget{lim: l.withDefaults(), perKind: map[casebook.Kind]int{}}
+func newBudget(ctx context.Context, l Limits) *budget {
+	return &budget{ctx: ctx, lim: l.withDefaults(), perKind: map[casebook.Kind]int{}}
 }
 
 // entry counts one archive entry or directory file.
 func (b *budget) entry() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.entries++; b.entries > b.lim.MaxEntries {
-		return &LimitError{What: "in all", Limit: int64(b.lim.MaxEntries), Unit: "files or archive entries", Flag: "--max-files"}
+	if b.entries++; b.entries > b.lim.MaxFiles {
+		return &LimitError{What: "in all", Limit: int64(b.lim.MaxFiles), Unit: "files or archive entries", Flag: "--max-files"}
 	}
 	return nil
 }
@@ -162,6 +163,10 @@ func (b *budget) fits(name string, size int64) error {
 func (b *budget) object(kind casebook.Kind, doc []byte) error {
 	if b == nil {
 		return nil
+	}
+	// Checked per object, so that a long list stops with the load.
+	if err := b.ctx.Err(); err != nil {
+		return err
 	}
 	cost := decodedCost(doc)
 	b.mu.Lock()

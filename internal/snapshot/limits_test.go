@@ -50,7 +50,7 @@ func TestLimits(t *testing.T) {
 		{"decoded bytes", map[string]string{"wide.json": wide}, Limits{MaxDecodedBytes: 1 << 20}, "more than 1 MiB of decoded objects"},
 		{"file bytes", map[string]string{"big.yaml": strings.Repeat("# padding\n", 20000)}, Limits{MaxFileBytes: 100 << 10}, "more than 100 KiB in the file"},
 		{"unpacked bytes", map[string]string{"a.yaml": strings.Repeat("#\n", 40000), "b.yaml": strings.Repeat("#\n", 40000)}, Limits{MaxUnpackedBytes: 100 << 10}, "more than 100 KiB in all, unpacked"},
-		{"files", map[string]string{"a.yaml": "", "b.yaml": "", "c.yaml": ""}, Limits{MaxEntries: 2}, "more than 2 files or archive entries in all"},
+		{"files", map[string]string{"a.yaml": "", "b.yaml": "", "c.yaml": ""}, Limits{MaxFiles: 2}, "more than 2 files or archive entries in all"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeFiles(t, tc.files)
@@ -190,7 +190,7 @@ func TestLoadStopsWithTheContext(t *testing.T) {
 	}
 
 	// An endless entry stops within a second of the cancel.
-	b := newBudget(Limits{MaxFileBytes: -1, MaxUnpackedBytes: -1})
+	b := newBudget(context.Background(), Limits{MaxFileBytes: -1, MaxUnpackedBytes: -1})
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
@@ -253,7 +253,7 @@ func TestTarBomb(t *testing.T) {
 		t.Errorf("refusing the bomb took %v", d)
 	}
 	// Stream readers never hold more than they were given.
-	b := newBudget(Limits{MaxFileBytes: 1 << 20})
+	b := newBudget(context.Background(), Limits{MaxFileBytes: 1 << 20})
 	_, err = b.readAll(context.Background(), io.LimitReader(endless{}, 2<<20), "liar.yaml")
 	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "1 MiB in the file liar.yaml") {
 		t.Fatalf("got %v", err)

@@ -75,7 +75,7 @@ func LoadContext(ctx context.Context, path string, lim Limits) (*Snapshot, error
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	s := &Snapshot{Path: path, kinds: map[casebook.Kind]*kindObjects{}}
-	l := newLoader(ctx, cancel, newBudget(lim))
+	l := newLoader(ctx, cancel, newBudget(ctx, lim))
 	switch {
 	case st.IsDir():
 		err = l.readDir(path)
@@ -84,8 +84,12 @@ func LoadContext(ctx context.Context, path string, lim Limits) (*Snapshot, error
 	default:
 		err = l.readFile(path, filepath.Base(path))
 	}
-	results := l.wait()
-	if cause := context.Cause(ctx); cause != nil && (err == nil || errors.Is(err, context.Canceled)) {
+	results, waited := l.wait()
+	if !waited {
+		// A worker is still decoding a large document: it cannot be
+		// interrupted, and its result is not needed.
+		err = context.Cause(ctx)
+	} else if cause := context.Cause(ctx); cause != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = cause
 	}
 	var le *LimitError
@@ -168,10 +172,21 @@ func (l *loader) add(name string, data []byte) error {
 	}
 }
 
-func (l *loader) wait() []result {
+// wait waits for the workers to finish, or for the context to end: then
+// it returns false at once, and the workers end on their own.
+func (l *loader) wait() ([]result, bool) {
 	close(l.files)
-	l.wg.Wait()
-	return l.results
+	done := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return l.results, true
+	case <-l.ctx.Done():
+		return nil, false
+	}
 }
 
 // skip records a file that is not read because it is not a regular file.
@@ -407,4 +422,36 @@ func (s *Snapshot) Kinds() map[casebook.Kind]int {
 		out[k] = len(ko.all)
 	}
 	return out
+}
+
+// Objects returns how many objects the snapshot holds.
+func (s *Snapshot) Objects() int {
+	n := 0
+	for _, ko := range s.kinds {
+		n += len(ko.all)
+	}
+	return n
+}
+
+// ErrEmpty is returned by RequireObjects for a snapshot of no objects.
+var ErrEmpty = errors.New("nothing was read")
+
+// RequireObjects returns an error wrapping ErrEmpty when the snapshot holds
+// no object: an empty directory, or files that are all broken or not
+// Kubernetes objects. A diagnosis of it would find nothing, which is not the
+// same as finding a healthy cluster. The error says why, from the warnings.
+func (s *Snapshot) RequireObjects() error {
+	if s.Objects() > 0 {
+		return nil
+	}
+	var why string
+	switch skipped := len(s.Warnings); {
+	case s.Files == 0 && skipped == 0:
+		why = "no .yaml, .yml or .json files"
+	case skipped > 0:
+		why = fmt.Sprintf("%d files read, %d problems; the first: %s", s.Files, skipped, s.Warnings[0].Message)
+	default:
+		why = fmt.Sprintf("%d files read", s.Files)
+	}
+	return fmt.Errorf("%w from snapshot %s: it holds no Kubernetes objects (%s)", ErrEmpty, s.Path, why)
 }

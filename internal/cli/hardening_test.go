@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/casebook-dev/casebook/internal/detectors"
+)
+
+// TestMain lets a test run the command line in a child process, as main
+// does (signals end the context), to send it real signals.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("CASEBOOK_TEST_CHILD"); args != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		f := &Factory{IO: System(), DetectedCases: detectors.IDs}
+		code := Run(ctx, f, strings.Split(args, "\x1f"))
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// TestDiagnoseNothingRead: a snapshot from which nothing loads is not a
+// healthy cluster: diagnose says so and exits 2.
+func TestDiagnoseNothingRead(t *testing.T) {
+	empty := t.TempDir()
+	garbage := t.TempDir()
+	os.WriteFile(filepath.Join(garbage, "a.yaml"), []byte("{{{ not yaml"), 0o644)
+	os.WriteFile(filepath.Join(garbage, "b.json"), []byte(`{"just": "data"}`), 0o644)
+	for _, tc := range []struct {
+		name, dir, why string
+	}{
+		{"empty directory", empty, "no .yaml, .yml or .json files"},
+		{"all garbage", garbage, "2 problems"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runDiagnoseCLI(t, "diagnose", "--snapshot", tc.dir)
+			if code != ExitUsage {
+				t.Errorf("exit %d, want %d", code, ExitUsage)
+			}
+			if strings.Contains(out, "No known case found") {
+				t.Errorf("an empty snapshot reads as a healthy cluster:\n%s", out)
+			}
+			if !strings.Contains(errOut, "nothing was read from snapshot") || !strings.Contains(errOut, tc.why) {
+				t.Errorf("stderr does not say nothing was read (%s):\n%s", tc.why, errOut)
+			}
+		})
+	}
+}
+
+// writeBomb writes a .tar.gz of one YAML file of size bytes of comment
+// lines: about 3 KiB compressed per MiB.
+func writeBomb(t testing.TB, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
+	tw := tar.NewWriter(gz)
+	if err := tw.WriteHeader(&tar.Header{Name: "bomb.yaml", Mode: 0o600, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	line := []byte("#" + strings.Repeat(" ", 1022) + "\n")
+	for w := int64(0); w < size; w += int64(len(line)) {
+		if _, err := tw.Write(line[:min(int64(len(line)), size-w)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	gz.Close()
+}
+
+// TestDiagnoseUnpackLimit: a small archive that unpacks beyond
+// --max-unpacked-bytes is refused (exit 2) before it is decompressed, and
+// the defaults are generous.
+func TestDiagnoseUnpackLimit(t *testing.T) {
+	bomb := filepath.Join(t.TempDir(), "bomb.tar.gz")
+	writeBomb(t, bomb, 128<<20)
+	st, _ := os.Stat(bomb)
+	t.Logf("the bomb: %d KiB unpacking to 128 MiB", st.Size()>>10)
+	start := time.Now()
+	code, _, errOut := runDiagnoseCLI(t, "diagnose", "--snapshot", bomb, "--max-unpacked-bytes", "64Mi")
+	if code != ExitUsage || !strings.Contains(errOut, "more than 64 MiB in all, unpacked (--max-unpacked-bytes raises the limit)") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("refusing took %v", d)
+	}
+	code, _, errOut = runDiagnoseCLI(t, "diagnose", "--snapshot", bomb, "--max-file-bytes", "1Mi")
+	if code != ExitUsage || !strings.Contains(errOut, "more than 1 MiB in the file bomb.yaml") {
+		t.Errorf("--max-file-bytes: exit %d, stderr:\n%s", code, errOut)
+	}
+	// Within the defaults it is read through: comments only, nothing loaded.
+	code, _, errOut = runDiagnoseCLI(t, "diagnose", "--snapshot", bomb)
+	if code != ExitUsage || !strings.Contains(errOut, "nothing was read") {
+		t.Errorf("defaults: exit %d, stderr:\n%s", code, errOut)
+	}
+	_, out, _ := runDiagnoseCLI(t, "diagnose", "--help")
+	for _, want := range []string{"--max-unpacked-bytes SIZE", "(default 4Gi)", "--max-objects N", "(default 2000000)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+// bigList writes a YAML kind: List of n Pods: seconds of decoding.
+func bigList(t *testing.T, n int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: List\nitems:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: pod-%d\n    namespace: shop\n    labels: {app: web}\n  spec:\n    containers:\n    - name: c\n      image: nginx\n", i)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pods.yaml"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestSignalStopsDiagnose sends SIGINT to a diagnose reading a large
+// snapshot in a child process: it stops within a second, exit 1.
+func TestSignalStopsDiagnose(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes a large snapshot")
+	}
+	dir := bigList(t, 200_000)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "CASEBOOK_TEST_CHILD="+strings.Join([]string{"diagnose", "--snapshot", dir}, "\x1f"))
+			var errOut strings.Builder
+			cmd.Stderr = &errOut
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(700 * time.Millisecond)
+			sent := time.Now()
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("still running 10 s after %v", sig)
+			}
+			took := time.Since(sent)
+			t.Logf("stopped %v after %v", took, sig)
+			if took > time.Second {
+				t.Errorf("took %v to stop after %v", took, sig)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != ExitError || !strings.Contains(errOut.String(), "interrupted") {
+				t.Errorf("exit %d, stderr:\n%s", code, errOut.String())
+			}
+		})
+	}
+}
