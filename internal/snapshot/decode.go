@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/kube"
@@ -52,7 +51,7 @@ func unmarshal(data []byte, v any) error {
 // error rejects the whole file; notes are things worth saying about a file
 // that otherwise loaded.
 func decodeFile(data []byte, b *budget) (entries []entry, notes []string, err error) {
-	docs, err := splitDocuments(data)
+	docs, err := splitDocuments(data, b)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,7 +78,7 @@ func decodeFile(data []byte, b *budget) (entries []entry, notes []string, err er
 }
 
 // splitDocuments returns each document of the file as JSON.
-func splitDocuments(data []byte) ([][]byte, error) {
+func splitDocuments(data []byte, b *budget) ([][]byte, error) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, nil
@@ -108,7 +107,10 @@ func splitDocuments(data []byte) ([][]byte, error) {
 		if isBlankYAML(doc) {
 			continue
 		}
-		j, err := yaml.YAMLToJSON(doc)
+		j, err := yamlToJSON(doc, b)
+		if errors.Is(err, ErrLimit) {
+			return nil, err
+		}
 		if err != nil {
 			if len(docs) > 0 {
 				return nil, fmt.Errorf("document %d: %w", len(docs)+1, err)

@@ -159,6 +159,33 @@ func (b *budget) fits(name string, size int64) error {
 	return nil
 }
 
+// reserve takes n bytes of the decoded budget for a while: the memory a
+// conversion takes until it ends, when release gives them back.
+func (b *budget) reserve(n int64) error {
+	if b == nil {
+		return nil
+	}
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > b.lim.MaxDecodedBytes-b.decoded {
+		return &LimitError{What: "of decoded objects", Limit: b.lim.MaxDecodedBytes, Unit: "bytes", Flag: "--max-decoded-bytes"}
+	}
+	b.decoded += n
+	return nil
+}
+
+func (b *budget) release(n int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.decoded -= n
+	b.mu.Unlock()
+}
+
 // object takes one decoded object of kind, whose JSON is doc.
 func (b *budget) object(kind casebook.Kind, doc []byte) error {
 	if b == nil {

@@ -120,6 +120,10 @@ type result struct {
 	err     error
 }
 
+// maxWorkers bounds the files decoded at once, and with them the memory
+// that decoding takes beside what it keeps (a YAML file's parse tree).
+const maxWorkers = 4
+
 // loader decodes files on a few workers while they are still being read.
 // A limit reached by a worker, or the end of ctx, stops the reading.
 type loader struct {
@@ -135,8 +139,10 @@ type loader struct {
 }
 
 func newLoader(ctx context.Context, stop context.CancelCauseFunc, b *budget) *loader {
-	l := &loader{ctx: ctx, stop: stop, budget: b, files: make(chan file, 16)}
-	for range max(1, runtime.GOMAXPROCS(0)) {
+	workers := min(max(1, runtime.GOMAXPROCS(0)), maxWorkers)
+	// As many files wait as are decoded: read ahead, not all at once.
+	l := &loader{ctx: ctx, stop: stop, budget: b, files: make(chan file, workers)}
+	for range workers {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()

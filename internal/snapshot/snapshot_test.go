@@ -280,7 +280,7 @@ func TestDecodesLikeEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		docs, err := splitDocuments(data)
+		docs, err := splitDocuments(data, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

@@ -315,7 +315,7 @@ func (s *Server) apiDiagnoseUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "diagnosis is not available on this server")
 		return
 	}
-	d, _, err := s.receiveUpload(w, r)
+	d, _, err := s.receiveUpload(w, r, false)
 	if err != nil {
 		var ue *uploadError
 		if errors.As(err, &ue) {
