@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -166,5 +168,54 @@ func TestSignalStopsDiagnose(t *testing.T) {
 				t.Errorf("exit %d, stderr:\n%s", code, errOut.String())
 			}
 		})
+	}
+}
+
+// TestServeRefusesOtherHosts: serve answers to its address, localhost and
+// --allowed-hosts, and refuses any other Host (DNS rebinding).
+func TestServeRefusesOtherHosts(t *testing.T) {
+	errOut := &syncBuffer{}
+	ios := &IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut}
+	f := &Factory{IO: ios, Version: "test"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	opts := &ServeOptions{IO: ios, Library: f.Library, CasesFS: f.CasesFS, Addr: "127.0.0.1:0", AllowedHosts: []string{"casebook.example.com"},
+		Snapshot: "../web/testdata/snapshot", Timeout: time.Minute, Ready: func(u string) { ready <- u }}
+	done := make(chan error, 1)
+	go func() { done <- serveRun(ctx, opts) }()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("serve stopped: %v; stderr %s", err, errOut)
+	}
+	for host, want := range map[string]int{"evil.example": 421, "casebook.example.com.evil.example": 421, "": 200, "localhost:8080": 200, "casebook.example.com": 200} {
+		req, _ := http.NewRequest("GET", base+"api/v1/diagnose", nil)
+		if host != "" {
+			req.Host = host
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", host, res.StatusCode, want)
+		}
+	}
+	cancel()
+	<-done
+}
+
+func TestClusterDomain(t *testing.T) {
+	for conf, want := range map[string]string{
+		"search casebook.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n": "cluster.local",
+		"nameserver 10.0.0.10\nsearch casebook.svc.edge.internal. svc.edge.internal edge.internal\n":                  "edge.internal",
+		"search example.com\n": "",
+	} {
+		if got := clusterDomain([]byte(conf), "casebook"); got != want {
+			t.Errorf("%q: %q, want %q", conf, got, want)
+		}
 	}
 }

@@ -36,6 +36,8 @@ type ServeOptions struct {
 	Refresh time.Duration
 	// Limits bound reading the snapshot.
 	Limits snapshot.Limits
+	// AllowedHosts are host names the server answers to (see web.Options).
+	AllowedHosts []string
 	// Ready, when set, is called with the server's URL once it listens.
 	Ready func(url string)
 }
@@ -73,6 +75,7 @@ diagnoses snapshots uploaded on the page.`,
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
 	cmd.Flags().DurationVar(&opts.Refresh, "refresh", 30*time.Second, "reuse a live diagnosis for this long")
 	addSnapshotLimitFlags(cmd, &opts.Limits)
+	addAllowedHostsFlag(cmd, &opts.AllowedHosts)
 	return cmd
 }
 
@@ -90,7 +93,8 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return err
 	}
 	fsys, prefix := opts.CasesFS()
-	srv, err := web.New(web.Options{Library: lib, CasesFS: fsys, Prefix: prefix, Diagnoser: diag, DiagnoseTTL: ttl, ErrorLog: opts.IO.ErrOut})
+	srv, err := web.New(web.Options{Library: lib, CasesFS: fsys, Prefix: prefix, Diagnoser: diag, DiagnoseTTL: ttl, ErrorLog: opts.IO.ErrOut,
+		AllowedHosts: serverHosts(opts.Addr, opts.AllowedHosts)})
 	if err != nil {
 		return err
 	}
