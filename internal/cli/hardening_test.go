@@ -219,3 +219,78 @@ func TestClusterDomain(t *testing.T) {
 		}
 	}
 }
+
+// runUntil runs the command line with ctx and fails the test when it has
+// not returned within limit.
+func runUntil(t *testing.T, ctx context.Context, limit time.Duration, args ...string) (int, string) {
+	t.Helper()
+	ios, _, _, errOut := TestStreams()
+	f := &Factory{IO: ios, DetectedCases: detectors.IDs}
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, f, args) }()
+	select {
+	case code := <-done:
+		return code, errOut.String()
+	case <-time.After(limit):
+		t.Fatalf("%v still running after %v", args, limit)
+		return 0, ""
+	}
+}
+
+// TestSpecialFilesNeverHang: a FIFO given to inspect wasm, match --file or
+// check rego, or inside a rego directory, is refused or skipped at once.
+func TestSpecialFilesNeverHang(t *testing.T) {
+	dir := t.TempDir()
+	fifo := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+		return p
+	}
+	wasm, txt, rego := fifo("app.wasm"), fifo("log.txt"), fifo("policy.rego")
+	policies := filepath.Join(dir, "policies")
+	os.MkdirAll(policies, 0o755)
+	os.WriteFile(filepath.Join(policies, "ok.rego"), []byte("package ok\n\nallow if input.x == 1\n"), 0o644)
+	if err := syscall.Mkfifo(filepath.Join(policies, "stuck.rego"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"inspect", "wasm", wasm}, ExitUsage, "is a named pipe (FIFO), not a regular file"},
+		{[]string{"match", "--file", txt}, ExitUsage, "a named pipe (FIFO), not a regular file"},
+		{[]string{"check", "rego", rego}, ExitUsage, "is a named pipe (FIFO), not a regular file"},
+		{[]string{"check", "rego", "-o", "json", policies}, ExitOK, ""},
+	} {
+		code, errOut := runUntil(t, ctx, 10*time.Second, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+	ios, _, out, _ := TestStreams()
+	Run(ctx, &Factory{IO: ios}, []string{"check", "rego", "-o", "json", policies})
+	if !strings.Contains(out.String(), "stuck.rego") || !strings.Contains(out.String(), "a named pipe (FIFO), not a regular file (skipped)") {
+		t.Errorf("check rego does not say it skipped the FIFO:\n%s", out)
+	}
+}
+
+// TestCancelledCommandsStop: lint, check rego and inspect wasm return
+// within a second of their context ending.
+func TestCancelledCommandsStop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, args := range [][]string{
+		{"lint", "../../cases"},
+		{"check", "rego", "../inspect/testdata/rego"},
+		{"inspect", "wasm", "../inspect/testdata/wasm/hello.wasm"},
+	} {
+		code, errOut := runUntil(t, ctx, time.Second, args...)
+		if code != ExitError || !strings.Contains(errOut, "interrupted") {
+			t.Errorf("%v: exit %d, stderr %q; want %d, interrupted", args, code, errOut, ExitError)
+		}
+	}
+}

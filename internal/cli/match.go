@@ -12,6 +12,7 @@ import (
 	"github.com/casebook-dev/casebook/internal/caseload"
 	"github.com/casebook-dev/casebook/internal/report"
 	"github.com/casebook-dev/casebook/internal/search"
+	"github.com/casebook-dev/casebook/internal/snapshot"
 )
 
 // DefaultMatchMaxBytes is how much input `casebook match` reads; the rest
@@ -231,6 +232,16 @@ func readMatchInput(opts *MatchOptions) (*search.Input, error) {
 		}
 		r = opts.IO.In
 	default:
+		// Look before opening: opening a FIFO waits for a writer, for ever
+		// if none comes. Standard input takes pipes.
+		st, err := os.Stat(opts.File)
+		if err != nil {
+			return nil, usageErrorf("read %s: %v", opts.File, err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, usageErrorf("read %s: %s, not a regular file; to match a stream, pipe it to standard input: casebook match < %s",
+				opts.File, snapshot.FileType(st.Mode()), opts.File)
+		}
 		f, err := os.Open(opts.File)
 		if err != nil {
 			return nil, usageErrorf("read %s: %v", opts.File, err)

@@ -70,7 +70,7 @@ func LoadContext(ctx context.Context, path string, lim Limits) (*Snapshot, error
 		return nil, err
 	}
 	if !st.IsDir() && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("read snapshot %s: not a directory or a regular file (%s)", path, fileType(st.Mode()))
+		return nil, fmt.Errorf("read snapshot %s: not a directory or a regular file (%s)", path, FileType(st.Mode()))
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -198,11 +198,12 @@ func (l *loader) wait() ([]result, bool) {
 // skip records a file that is not read because it is not a regular file.
 func (l *loader) skip(name string, mode fs.FileMode) {
 	l.skipped = append(l.skipped, casebook.Warning{Source: "snapshot",
-		Message: fmt.Sprintf("%s: %s, not a regular file (skipped)", name, fileType(mode))})
+		Message: fmt.Sprintf("%s: %s, not a regular file (skipped)", name, FileType(mode))})
 }
 
-// fileType names what a non-regular file is.
-func fileType(m fs.FileMode) string {
+// FileType names what a file that is not a regular file is ("a named pipe
+// (FIFO)"), for messages that say why it was not read.
+func FileType(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeNamedPipe != 0:
 		return "a named pipe (FIFO)"
