@@ -2,6 +2,7 @@ package cli
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -292,5 +293,30 @@ func TestCancelledCommandsStop(t *testing.T) {
 		if code != ExitError || !strings.Contains(errOut, "interrupted") {
 			t.Errorf("%v: exit %d, stderr %q; want %d, interrupted", args, code, errOut, ExitError)
 		}
+	}
+}
+
+// gbkRefused is "错误：连接被拒绝" in GBK (checked against the encoder in
+// internal/search).
+var gbkRefused = []byte{0xB4, 0xED, 0xCE, 0xF3, 0xA3, 0xBA, 0xC1, 0xAC, 0xBD, 0xD3, 0xB1, 0xBB, 0xBE, 0xDC, 0xBE, 0xF8}
+
+// TestMatchGBK: GBK text given to match is decoded, with a note, and matched.
+func TestMatchGBK(t *testing.T) {
+	text := append([]byte("0/3 nodes are available: 3 Insufficient memory.\n"), gbkRefused...)
+	file := filepath.Join(t.TempDir(), "gbk.log")
+	os.WriteFile(file, append(append([]byte{}, gbkRefused...), append([]byte("\n"), text...)...), 0o644)
+	for _, args := range [][]string{{"match", "--file", file, "-o", "json"}} {
+		code, out, errOut := runDiagnoseCLI(t, args...)
+		if code != ExitOK || !strings.Contains(errOut, "note: input is GB18030 (GBK) text, not UTF-8; decoded to UTF-8") ||
+			!strings.Contains(out, `"encoding": "GB18030"`) || !strings.Contains(out, `"id": "K-002"`) {
+			t.Errorf("%v: exit %d\nstdout %.600s\nstderr %s", args, code, out, errOut)
+		}
+	}
+	// Alone, GBK was refused as binary data (exit 2); now it is read, and
+	// matches nothing (exit 1).
+	ios, in, out, errOut := TestStreams()
+	in.Write(bytes.Repeat(append(append([]byte{}, gbkRefused...), '\n'), 4))
+	if code := Run(context.Background(), &Factory{IO: ios}, []string{"match"}); code != ExitError || !strings.Contains(errOut.String(), "GB18030") || !strings.Contains(out.String(), "no known case") {
+		t.Errorf("stdin GBK: exit %d, stdout %.300s, stderr %s", code, out, errOut)
 	}
 }

@@ -191,3 +191,24 @@ func trickle(ctx context.Context, addr string, body []byte) string {
 	}
 	return <-status
 }
+
+// gbkRefused is "错误：连接被拒绝" in GBK (checked against the encoder in
+// internal/search).
+var gbkRefused = string([]byte{0xB4, 0xED, 0xCE, 0xF3, 0xA3, 0xBA, 0xC1, 0xAC, 0xBD, 0xD3, 0xB1, 0xBB, 0xBE, 0xDC, 0xBE, 0xF8})
+
+// TestAPIMatchGBK: GBK text sent to the API was refused as not UTF-8; it
+// is decoded, named by its charset or recognised, with a note.
+func TestAPIMatchGBK(t *testing.T) {
+	h := newTestServer(t, Options{}).Handler()
+	text := gbkRefused + "\n0/3 nodes are available: 3 Insufficient memory.\n" + gbkRefused
+	for _, tc := range []struct{ name, ct, body, note string }{
+		{"recognised", "text/plain", text, "decoded as GB18030"},
+		{"charset", "text/plain; charset=GBK", text, "decoded from GBK"},
+		{"form", "application/x-www-form-urlencoded", url.Values{"text": {text}}.Encode(), "decoded as GB18030"},
+	} {
+		res := do(t, h, "POST", "/api/v1/match", strings.NewReader(tc.body), "Content-Type", tc.ct)
+		if res.StatusCode != 200 || !strings.Contains(res.Body, tc.note) || !strings.Contains(res.Body, `"id": "K-002"`) {
+			t.Errorf("%s: status %d, body %.500s", tc.name, res.StatusCode, res.Body)
+		}
+	}
+}
