@@ -239,6 +239,11 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, form bool
 	d, err := s.diagnoser.Snapshot(ctx, dir)
 	switch {
 	case errors.Is(err, snapshot.ErrLimit):
+		// The command-line flag that raises a limit is not the reader's to set.
+		var le *snapshot.LimitError
+		if errors.As(err, &le) {
+			le.Flag = ""
+		}
 		return nil, "", badUpload(http.StatusRequestEntityTooLarge, "%s", strings.ReplaceAll(err.Error(), dir, name))
 	case errors.Is(err, snapshot.ErrEmpty):
 		return nil, "", badUpload(http.StatusUnprocessableEntity, "%s", strings.ReplaceAll(err.Error(), dir, name))
