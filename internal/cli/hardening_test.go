@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -175,22 +174,8 @@ func TestSignalStopsDiagnose(t *testing.T) {
 // TestServeRefusesOtherHosts: serve answers to its address, localhost and
 // --allowed-hosts, and refuses any other Host (DNS rebinding).
 func TestServeRefusesOtherHosts(t *testing.T) {
-	errOut := &syncBuffer{}
-	ios := &IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut}
-	f := &Factory{IO: ios, Version: "test"}
-	ctx, cancel := context.WithCancel(context.Background())
+	base, cancel, done, _ := startServe(t, func(o *ServeOptions) { o.AllowedHosts = []string{"casebook.example.com"} })
 	defer cancel()
-	ready := make(chan string, 1)
-	opts := &ServeOptions{IO: ios, Library: f.Library, CasesFS: f.CasesFS, Addr: "127.0.0.1:0", AllowedHosts: []string{"casebook.example.com"},
-		Snapshot: "../web/testdata/snapshot", Timeout: time.Minute, Ready: func(u string) { ready <- u }}
-	done := make(chan error, 1)
-	go func() { done <- serveRun(ctx, opts) }()
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		t.Fatalf("serve stopped: %v; stderr %s", err, errOut)
-	}
 	for host, want := range map[string]int{"evil.example": 421, "casebook.example.com.evil.example": 421, "": 200, "localhost:8080": 200, "casebook.example.com": 200} {
 		req, _ := http.NewRequest("GET", base+"api/v1/diagnose", nil)
 		if host != "" {
