@@ -39,7 +39,9 @@ component: %s
 severity: %s
 types: [runtime-error]
 signals:
-  - 'Insufficient memory'
+  - text: 'Insufficient memory'
+    source: kubernetes/kubernetes@v1.30.0:pkg/scheduler/framework/plugins/noderesources/fit.go#L60
+    versions: 'Kubernetes v1.30 and later'
 related: [K-001]
 references:
   - https://docs.k3s.io/
