@@ -95,8 +95,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Items: []metav1.PartialObjectMetadata{{TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"},
 				ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: "shop", Annotations: map[string]string{
 					"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"v1","data":{"tls.key":"cGw0bnRlZA=="},"kind":"Secret"}`,
-					"example.com/applied":                               `{"stringData":{"password":"pl4nted"}}`,
-					"kubernetes.io/service-account.name":                "web",
+					"example.com/applied":                              `{"stringData":{"password":"pl4nted"}}`,
+					"kubernetes.io/service-account.name":               "web",
 				}}}}})
 	case "/api/v1/events":
 		status(http.StatusForbidden, metav1.StatusReasonForbidden, `events is forbidden: User "system:serviceaccount:x:y" cannot list resource "events" in API group "" at the cluster scope`)

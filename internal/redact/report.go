@@ -13,13 +13,13 @@ const maxItems = 20000
 // path, never the values. It is written to the bundle as
 // redaction-report.json.
 type Report struct {
-	Hash     string                    `json:"hash"`
-	Scanner  ScannerInfo               `json:"scanner"`
-	Kept     map[string][]string       `json:"kept"`
-	Counts   map[string]map[string]int `json:"counts"`
-	Items    []Item                    `json:"items"`
-	LeftOut  int                       `json:"itemsLeftOut,omitempty"`
-	seen     map[Item]bool
+	Hash    string                    `json:"hash"`
+	Scanner ScannerInfo               `json:"scanner"`
+	Kept    map[string][]string       `json:"kept"`
+	Counts  map[string]map[string]int `json:"counts"`
+	Items   []Item                    `json:"items"`
+	LeftOut int                       `json:"itemsLeftOut,omitempty"`
+	seen    map[Item]bool
 }
 
 // ScannerInfo names the rule set kept values were scanned with.

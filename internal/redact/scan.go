@@ -1,8 +1,8 @@
 package redact
 
 import (
-	_ "embed"
 	"bytes"
+	_ "embed"
 	"fmt"
 	"regexp"
 	"sort"
