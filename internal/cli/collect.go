@@ -148,7 +148,7 @@ redaction-report.json says what was hashed or dropped, and why.
 	if err != nil {
 		return err
 	}
-	if err := w.File("redaction-report.json", report); err != nil {
+	if err := w.File(snapshot.ReportFile, report); err != nil {
 		return err
 	}
 	if err := w.File("README.txt", []byte(readme)); err != nil {

@@ -175,6 +175,7 @@ func (w *walker) metadata(md map[string]any, path string, secret bool) {
 				w.r.rep.add(w.object, p, "secret-annotation", "dropped")
 			case w.r.keep.argAnnotations[k]:
 				ann[k] = w.argAnnotation(p, s)
+				w.keepMapValue(ann, k, p)
 			case w.r.keep.annotations[k] || secret:
 				w.keepMapValue(ann, k, p)
 			case s != "":
@@ -202,12 +203,16 @@ func (w *walker) argAnnotation(path, s string) string {
 	if err := json.Unmarshal([]byte(s), &args); err != nil {
 		return w.hash(path, "annotation", s)
 	}
-	w.args(args, path, false)
-	b, err := json.Marshal(args)
-	if err != nil {
+	// The arguments are scanned as the annotation they go back into.
+	sub := &walker{r: w.r, kind: w.kind, object: w.object}
+	sub.args(args, path, false)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(args); err != nil {
 		return w.hash(path, "annotation", s)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func (w *walker) keepMapValue(m map[string]any, k, path string) {
@@ -524,10 +529,12 @@ func (w *walker) scanKept() {
 	if len(w.kept) == 0 {
 		return
 	}
+	// One scan for the object; a NUL between values keeps a rule's \s+
+	// from running from one value into the next.
 	var text strings.Builder
 	for _, l := range w.kept {
 		text.WriteString(l.get())
-		text.WriteByte('\n')
+		text.WriteString("\n\x00\n")
 	}
 	hits := w.r.scan.Find(text.String())
 	if len(hits) == 0 {
@@ -541,8 +548,8 @@ func (w *walker) scanKept() {
 		// ("auth: true") does not rewrite every "true" of the object.
 		done := false
 		for _, l := range w.kept {
-			if v := l.get(); strings.Contains(v, h.Match) && strings.Contains(v, h.Secret) {
-				l.set(strings.ReplaceAll(v, h.Secret, w.r.Hash(h.Secret)))
+			if v := l.get(); strings.Contains(v, h.Match) && strings.Contains(h.Match, h.Secret) {
+				l.set(strings.ReplaceAll(v, h.Match, strings.ReplaceAll(h.Match, h.Secret, w.r.Hash(h.Secret))))
 				w.r.rep.add(w.object, l.path, "scanner:"+h.Rule, "hashed")
 				done = true
 			}

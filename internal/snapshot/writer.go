@@ -28,6 +28,10 @@ type Writer struct {
 	files int
 }
 
+// ReportFile is the name of the redaction report collect writes into a
+// bundle; Load skips it.
+const ReportFile = "redaction-report.json"
+
 // Redactor makes an object safe to write: internal/redact's, for collect.
 type Redactor interface {
 	Object(kind string, obj runtime.Object) (map[string]any, error)
