@@ -111,14 +111,19 @@ func NewKeep(needs ...Needs) (*Keep, error) {
 		k.By[entry] = append(k.By[entry], det)
 	}
 	for _, n := range needs {
-		for _, a := range n.Annotations {
-			k.annotations[a] = true
-			by("annotation "+a, n.Detector)
+		add := func(set map[string]bool, what string, names []string) {
+			for _, name := range names {
+				set[name] = true
+				if what != "" {
+					by(what+" "+name, n.Detector)
+				}
+			}
 		}
-		for _, a := range n.ArgAnnotations {
-			k.argAnnotations[a] = true
-			by("annotation "+a, n.Detector)
-		}
+		add(k.annotations, "annotation", n.Annotations)
+		add(k.argAnnotations, "annotation", n.ArgAnnotations)
+		add(k.words, "", n.Words)
+		add(k.envNames, "env", n.EnvNames)
+		add(k.configMapKeys, "configmap key", n.ConfigMapKeys)
 		for _, f := range n.Flags {
 			re, err := regexp.Compile(`^(?:` + f.Value + `)$`)
 			if err != nil {
@@ -126,17 +131,6 @@ func NewKeep(needs ...Needs) (*Keep, error) {
 			}
 			k.flags[f.Name] = append(k.flags[f.Name], re)
 			by("flag "+f.Name, n.Detector)
-		}
-		for _, w := range n.Words {
-			k.words[w] = true
-		}
-		for _, e := range n.EnvNames {
-			k.envNames[e] = true
-			by("env "+e, n.Detector)
-		}
-		for _, c := range n.ConfigMapKeys {
-			k.configMapKeys[c] = true
-			by("configmap key "+c, n.Detector)
 		}
 		for kind, paths := range n.Fields {
 			k.fields[kind] = append(k.fields[kind], paths...)
