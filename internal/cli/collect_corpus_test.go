@@ -230,6 +230,7 @@ func buildCorpus() *corpus {
 	c.add(casebook.KindSecret, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns, Annotations: map[string]string{
 		"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"password":"` + base64.StdEncoding.EncodeToString([]byte(c.s("Secret last-applied", "secret annotation"))) + `"}}`,
 		"example.com/applied":                              c.s("Secret other applier copy", "secret annotation"),
+		"objectset.rio.cattle.io/applied":                  wranglerApplied(c),
 	}}})
 
 	// Nodes: K3s's node-args with a token, and an unknown annotation.
@@ -289,6 +290,19 @@ func buildCorpus() *corpus {
 		"spec": map[string]any{"parameters": map[string]any{"token": c.s("constraint parameter", "constraint"),
 			"repos": []any{"https://u:" + c.s("constraint repo URL", "constraint") + "@registry.example.com"}}}}})
 	return c
+}
+
+// wranglerApplied is the copy Rancher's wrangler apply (K3s's addon
+// controller) keeps of a Secret: gzipped JSON in unpadded base64.
+func wranglerApplied(c *corpus) string {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	json.NewEncoder(zw).Encode(map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"data": map[string]any{"token": base64.StdEncoding.EncodeToString([]byte(c.s("Secret value in wrangler's copy", "secret annotation")))}})
+	zw.Close()
+	v := base64.RawStdEncoding.EncodeToString(buf.Bytes())
+	c.plants = append(c.plants, plant{"wrangler objectset.rio.cattle.io/applied (gzip, base64)", "secret annotation", v})
+	return v
 }
 
 // kubeconfig is a kubeconfig with every kind of credential it can hold.

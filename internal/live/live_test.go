@@ -96,6 +96,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: "shop", Annotations: map[string]string{
 					"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"v1","data":{"tls.key":"cGw0bnRlZA=="},"kind":"Secret"}`,
 					"example.com/applied":                              `{"stringData":{"password":"pl4nted"}}`,
+					"objectset.rio.cattle.io/applied":                  "H4sIAAAAAAAA_6tWSkksSVSyUlAqS8wpTVWqBQAAAP__",
 					"kubernetes.io/service-account.name":               "web",
 				}}}}})
 	case "/api/v1/events":

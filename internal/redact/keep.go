@@ -74,10 +74,15 @@ var Detectors = []Needs{
 
 // SecretAnnotations are the annotations a Secret keeps when it is read as
 // metadata. Any other annotation may hold a copy of the Secret with its
-// data (kubectl apply's last-applied-configuration is one; other appliers
-// keep theirs under their own keys), so the rest never leave the API
-// server. No detector reads a Secret's annotations; these are kept for
-// people reading a bundle.
+// data, so the rest never leave the API server: kubectl apply keeps the
+// whole applied object in kubectl.kubernetes.io/last-applied-configuration,
+// and Rancher's wrangler apply, which K3s's addon controller uses for the
+// manifests in /var/lib/rancher/k3s/server/manifests, keeps it gzipped and
+// base64-encoded in objectset.rio.cattle.io/applied, every string cut to
+// its first 64 characters, which leaves most Secret values whole
+// (rancher/wrangler pkg/apply/desiredset_compare.go: serializeApplied,
+// pruneValues, appliedToAnnotation). No detector reads a Secret's
+// annotations; these are kept for people reading a bundle.
 var SecretAnnotations = []string{
 	"kubernetes.io/service-account.name", "kubernetes.io/service-account.uid",
 	"cert-manager.io/certificate-name", "cert-manager.io/issuer-name", "cert-manager.io/issuer-kind", "cert-manager.io/issuer-group",
