@@ -221,8 +221,12 @@ func FileType(m fs.FileMode) string {
 	return "a special file"
 }
 
-// snapshotFile reports whether a file name is one a snapshot holds.
+// snapshotFile reports whether a file name is one a snapshot holds; a
+// bundle's redaction-report.json is about the bundle, not the cluster.
 func snapshotFile(name string) bool {
+	if filepath.Base(name) == ReportFile {
+		return false
+	}
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".yaml" || ext == ".yml" || ext == ".json"
 }
