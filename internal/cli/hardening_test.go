@@ -110,7 +110,7 @@ func TestDiagnoseUnpackLimit(t *testing.T) {
 		t.Errorf("defaults: exit %d, stderr:\n%s", code, errOut)
 	}
 	_, out, _ := runDiagnoseCLI(t, "diagnose", "--help")
-	for _, want := range []string{"--max-unpacked-bytes SIZE", "(default 4Gi)", "--max-objects N", "(default 2000000)"} {
+	for _, want := range []string{"--max-unpacked-bytes SIZE", "(default 1Gi)", "--max-objects N", "(default 2000000)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q", want)
 		}

@@ -35,12 +35,12 @@ type Limits struct {
 // large cluster on a workstation may hold. A server reading uploads sets
 // tighter ones.
 var DefaultLimits = Limits{
-	MaxUnpackedBytes:  4 << 30,
-	MaxFileBytes:      1 << 30,
+	MaxUnpackedBytes:  1 << 30,
+	MaxFileBytes:      256 << 20,
 	MaxFiles:          1 << 20,
 	MaxObjects:        2_000_000,
 	MaxObjectsPerKind: 1_000_000,
-	MaxDecodedBytes:   16 << 30,
+	MaxDecodedBytes:   4 << 30,
 }
 
 func (l Limits) withDefaults() Limits {
