@@ -240,11 +240,13 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, form bool
 	switch {
 	case errors.Is(err, snapshot.ErrLimit):
 		// The command-line flag that raises a limit is not the reader's to set.
+		msg := err.Error()
 		var le *snapshot.LimitError
 		if errors.As(err, &le) {
 			le.Flag = ""
+			msg = le.Error()
 		}
-		return nil, "", badUpload(http.StatusRequestEntityTooLarge, "%s", strings.ReplaceAll(err.Error(), dir, name))
+		return nil, "", badUpload(http.StatusRequestEntityTooLarge, "%s", strings.ReplaceAll(msg, dir, name))
 	case errors.Is(err, snapshot.ErrEmpty):
 		return nil, "", badUpload(http.StatusUnprocessableEntity, "%s", strings.ReplaceAll(err.Error(), dir, name))
 	case err != nil:
