@@ -394,7 +394,8 @@ func TestCasePage(t *testing.T) {
 		`href="https://docs.k3s.io/" rel="noopener noreferrer"`,     // reference
 		`<span class="badge detected"`,                              // detected badge
 		`href="/cases/K-002/source" class="source-link"><code>cases/k3s-pod-scheduling.md</code>`,
-		`<code>Insufficient memory</code>`, // signals
+		`<code>Insufficient memory</code>`,                                                      // signals
+		`<span class="sig-sources">出处: <a href="https://github.com/kubernetes/kubernetes/blob/`, // a signal's source
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("case page lacks %s", want)
