@@ -118,7 +118,7 @@ func newMatcher(cases []*casebook.Case, tune tuning) *Matcher {
 		}
 	}
 	m.index()
-	m.head = buildHeadIndex(cases, stemmer{}, m.bg)
+	m.head = buildHeadIndex(cases, stemmer{}, m.bg, m.head.words)
 	m.model, m.modelOK = parseRerank(rerankData)
 	if m.modelOK {
 		m.tune.minConfidence = m.model.Threshold
@@ -247,6 +247,13 @@ func (m *Matcher) index() {
 		}
 		m.expand(c, bag, st)
 		bags[i] = bag
+		words := map[string]bool{}
+		for t := range bag {
+			if !strings.ContainsAny(t, " 0123456789") && !isCJKTerm(t) {
+				words[t] = true
+			}
+		}
+		m.head.words = append(m.head.words, words)
 		for t, v := range bag {
 			df[t]++
 			libTF[t] += v
@@ -285,6 +292,14 @@ func (m *Matcher) index() {
 		}
 		m.terms[t].df = df[t]
 	}
+}
+
+// isCJKTerm reports whether a term is a Chinese bigram (or a lone
+// character) rather than a word. Words, without digits or pairs, are what
+// anchors and coverage count (see rerank.go).
+func isCJKTerm(t string) bool {
+	r, _ := utf8.DecodeRuneInString(t)
+	return isCJK(r)
 }
 
 // maxTextEvidence caps what text relevance alone adds up to: a confidence
@@ -547,12 +562,13 @@ func (m *Matcher) evaluate(text string) evaluation {
 		if !m.modelOK {
 			r.Confidence, r.prob = sigConf, sigConf
 		} else {
-			// The model weighs all the evidence; only a whole signal found
-			// in the input lifts a case above "medium".
+			// The model weighs all the evidence; a whole signal found in the
+			// input keeps its own confidence and is always reported, and
+			// only a signal lifts a case above "medium".
 			r.prob = m.model.prob(&r.x)
 			r.Confidence = min(r.prob, maxTextConfidence)
-			if full && r.prob >= m.model.Threshold {
-				r.Confidence = max(r.Confidence, sigConf)
+			if full {
+				r.Confidence = max(r.Confidence, sigConf, m.model.Threshold)
 			}
 		}
 		r.evidence = r.Confidence

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	casebook "github.com/casebook-dev/casebook"
 )
@@ -13,7 +14,7 @@ import (
 // The matcher's raw evidence (signal hits, the lift of the input's terms
 // for each case, how much of the input a case explains, whether the input
 // names the case's subject) is turned into the probability that a case is
-// the right answer by a small logistic model. Its weights are fitted on the
+// the right answer by a small model of boosted trees. Its weights are fitted on the
 // tuning part of the real-report corpus and on the dev set, and shipped as
 // data: see rerank_train_test.go, which rewrites rerank.json with
 //
@@ -41,6 +42,7 @@ const (
 	fAnchoredHead
 	fOtherAnchor
 	fInputSize
+	fCoverage
 	// fUnanchored is the first of one feature per component (in the order of
 	// casebook.Components): 1 when the case is of that component and the
 	// input does not name it. How much naming matters differs by
@@ -54,14 +56,22 @@ const (
 // another feature set is refused rather than misread.
 var featureNames = [numFeatures]string{
 	"bias", "signal", "signal_partial", "lift", "share", "margin", "top_lift",
-	"head_share", "head_hits", "head_margin", "anchor", "anchored_signal", "anchored_share", "anchored_head", "other_anchor", "input_size",
+	"head_share", "head_hits", "head_margin", "anchor", "anchored_signal", "anchored_share", "anchored_head", "other_anchor", "input_size", "coverage",
 	"unanchored_wasmedge", "unanchored_k3s", "unanchored_opa-gatekeeper", "unanchored_network", "unanchored_storage",
 }
 
-// rerankModel is the fitted model.
+// rerankModel is the fitted model: gradient-boosted regression trees over
+// the features, read as the log-odds that the case is the right answer.
+// Shallow trees let the model learn what a linear one cannot: that the same
+// share of the input means less when the input does not name the case's
+// component, and that this matters for some components more than others.
 type rerankModel struct {
-	Features []string  `json:"features"`
-	Weights  []float64 `json:"weights"`
+	Features []string `json:"features"`
+	// Base is the log-odds before any tree; Weights, when present, add a
+	// linear term over the features.
+	Base    float64      `json:"base"`
+	Weights []float64    `json:"weights,omitempty"`
+	Trees   [][]treeNode `json:"trees"`
 	// Threshold is the probability below which no case is reported; it is
 	// the matcher's default minimum confidence.
 	Threshold float64 `json:"threshold"`
@@ -69,9 +79,20 @@ type rerankModel struct {
 	Trained string `json:"trained"`
 }
 
+// treeNode is a node of a regression tree: a split on feature F at T (left
+// when below), or a leaf of value V when L is negative.
+type treeNode struct {
+	F int     `json:"f,omitempty"`
+	T float64 `json:"t,omitempty"`
+	L int     `json:"l"`
+	R int     `json:"r,omitempty"`
+	V float64 `json:"v,omitempty"`
+}
+
 func parseRerank(data []byte) (rerankModel, bool) {
 	var m rerankModel
-	if err := json.Unmarshal(data, &m); err != nil || len(m.Weights) != numFeatures || len(m.Features) != numFeatures {
+	if err := json.Unmarshal(data, &m); err != nil || len(m.Features) != numFeatures ||
+		(len(m.Weights) != 0 && len(m.Weights) != numFeatures) || (len(m.Trees) == 0 && len(m.Weights) == 0) {
 		return rerankModel{}, false
 	}
 	for i, n := range m.Features {
@@ -79,14 +100,33 @@ func parseRerank(data []byte) (rerankModel, bool) {
 			return rerankModel{}, false
 		}
 	}
+	for _, tree := range m.Trees {
+		for _, nd := range tree {
+			if nd.L >= 0 && (nd.F < 0 || nd.F >= numFeatures || nd.L >= len(tree) || nd.R < 0 || nd.R >= len(tree)) {
+				return rerankModel{}, false
+			}
+		}
+	}
 	return m, true
 }
 
 // prob is the model's probability for a feature vector.
 func (r *rerankModel) prob(x *[numFeatures]float64) float64 {
-	z := 0.0
+	z := r.Base
 	for i, w := range r.Weights {
 		z += w * x[i]
+	}
+	for _, tree := range r.Trees {
+		i := 0
+		// A tree's children come after it, so the walk ends.
+		for steps := 0; tree[i].L >= 0 && steps < len(tree); steps++ {
+			if x[tree[i].F] < tree[i].T {
+				i = tree[i].L
+			} else {
+				i = tree[i].R
+			}
+		}
+		z += tree[i].V
 	}
 	return 1 / (1 + math.Exp(-z))
 }
@@ -98,19 +138,23 @@ func (r *rerankModel) prob(x *[numFeatures]float64) float64 {
 type headIndex struct {
 	cases []map[string]bool // terms of each case's head
 	idf   map[string]float64
+	// words are the words each case uses anywhere.
+	words []map[string]bool
 	// anchors are, for each case, the head terms its component's cases
 	// share and few other cases use ("wasm" for the WasmEdge cases,
 	// "gatekeeper" for the OPA ones); none when the component has none.
 	anchors [][]string
 }
 
-func buildHeadIndex(cases []*casebook.Case, st stemmer, bg *background) headIndex {
-	h := headIndex{cases: make([]map[string]bool, len(cases)), idf: map[string]float64{}, anchors: make([][]string, len(cases))}
+func buildHeadIndex(cases []*casebook.Case, st stemmer, bg *background, words []map[string]bool) headIndex {
+	h := headIndex{words: words, cases: make([]map[string]bool, len(cases)), idf: map[string]float64{}, anchors: make([][]string, len(cases))}
 	df := map[string]int{}
 	for i, c := range cases {
 		set := map[string]bool{}
+		// With the pairs of adjacent words: "cold start" names a subject
+		// better than "cold" and "start" apart.
 		for _, text := range []string{c.Title, c.TitleEN, c.SummaryEN} {
-			tokenize(text, st, func(t token) { set[t.term] = true })
+			terms(text, st, func(t token) { set[t.term] = true })
 		}
 		h.cases[i] = set
 		for t := range set {
@@ -127,26 +171,18 @@ func buildHeadIndex(cases []*casebook.Case, st stemmer, bg *background) headInde
 	// the others, when they are specific outside the casebook too ("wasi",
 	// "rego", "gatekeeper").
 	titles := make([]map[string]bool, len(cases))
-	texts := make([]map[string]bool, len(cases))
 	titleDF, textDF := map[string]int{}, map[string]int{}
 	for i, c := range cases {
-		titles[i], texts[i] = map[string]bool{}, map[string]bool{}
-		add := func(set map[string]bool, text string) {
-			tokenize(text, st, func(t token) {
-				if t.word {
-					set[t.term] = true
-				}
-			})
-		}
-		add(titles[i], c.Title+"\n"+c.TitleEN)
-		add(texts[i], c.Title+"\n"+c.TitleEN+"\n"+c.SummaryEN+"\n"+c.Body)
-		for _, sg := range c.Signals {
-			add(texts[i], sg.String())
-		}
+		titles[i] = map[string]bool{}
+		tokenize(c.Title+"\n"+c.TitleEN, st, func(t token) {
+			if t.word {
+				titles[i][t.term] = true
+			}
+		})
 		for t := range titles[i] {
 			titleDF[t]++
 		}
-		for t := range texts[i] {
+		for t := range words[i] {
 			textDF[t]++
 		}
 	}
@@ -174,7 +210,7 @@ func buildHeadIndex(cases []*casebook.Case, st stemmer, bg *background) headInde
 			}
 		}
 		for t, d := range textDF {
-			in := count(texts, t)
+			in := count(words, t)
 			if len(idx) >= 2 && 3*in >= 2*len(idx) && float64(d-in) <= 0.1*float64(others) && bg.specificity(t) >= anchorSpecificity {
 				set[t] = true
 			}
@@ -208,16 +244,23 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 			second = l
 		}
 	}
+	// The input's terms in order: sums over them must not depend on the
+	// order of a map, or the same text would score differently run to run.
+	keys := make([]string, 0, len(input))
+	for t := range input {
+		keys = append(keys, t)
+	}
+	sort.Strings(keys)
 	// What of the input a head could name: the idf of its terms that any
 	// head holds.
 	headTotal := 0.0
-	for t := range input {
+	for _, t := range keys {
 		headTotal += m.head.idf[t]
 	}
 	heads := make([]float64, n)
 	headBest, headSecond := 0.0, 0.0
 	for c := range m.cases {
-		for t := range input {
+		for _, t := range keys {
 			if m.head.cases[c][t] {
 				heads[c] += m.head.idf[t]
 			}
@@ -227,6 +270,14 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 			headBest, headSecond = heads[c], headBest
 		case heads[c] > headSecond:
 			headSecond = heads[c]
+		}
+	}
+	// Coverage: how much of the input's words, weighted by how specific
+	// they are outside the casebook, a case uses at all.
+	wordTotal := 0.0
+	for _, t := range keys {
+		if !strings.Contains(t, " ") {
+			wordTotal += m.bg.specificity(t)
 		}
 	}
 	anchored := make([]bool, n)
@@ -292,6 +343,15 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 			x[fOtherAnchor] = 1
 		}
 		x[fInputSize] = math.Log1p(info) / 4
+		if wordTotal > 0 {
+			cov := 0.0
+			for _, t := range keys {
+				if m.head.words[c][t] {
+					cov += m.bg.specificity(t)
+				}
+			}
+			x[fCoverage] = cov / wordTotal
+		}
 		if k := slices.Index(casebook.Components, m.cases[c].Component); k >= 0 && !anchored[c] {
 			x[fUnanchored+k] = 1
 		}
