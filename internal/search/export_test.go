@@ -24,3 +24,9 @@ func NewMatcherWithModel(cases []*casebook.Case, model []byte) (*Matcher, bool) 
 
 // FeatureNames lists the reranker's features in order.
 func FeatureNames() []string { return featureNames[:] }
+
+// RerankModel and TreeNode are the reranker's model as rerank.json holds it.
+type (
+	RerankModel = rerankModel
+	TreeNode    = treeNode
+)

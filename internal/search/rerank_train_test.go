@@ -38,13 +38,8 @@ func trainingSamples(t *testing.T) []trainingSample {
 		if r.Split != "tune" {
 			continue
 		}
-		var want []string
-		for _, id := range r.Cases {
-			if slices.Contains(libIDs, id) {
-				want = append(want, id)
-			}
-		}
-		if len(r.Cases) > 0 && len(want) == 0 {
+		want, ok := inLibrary(r.Cases)
+		if !ok {
 			continue
 		}
 		out = append(out, trainingSample{r.Text, want, true, r.Source})
@@ -55,35 +50,43 @@ func trainingSamples(t *testing.T) []trainingSample {
 	return out
 }
 
-// TestTrainReranker fits the reranker and rewrites rerank.json: boosted
-// regression trees over (text, case) pairs, then the threshold that best trades, on the real reports, the
-// share answered with their case first against the share of those about no
-// case answered with none. Deterministic: the same data gives the same file.
+// TestTrainReranker fits the reranker and rewrites rerank.json: a linear
+// model over (text, case) pairs with shallow boosted trees on top, and the
+// threshold that best trades, on held-out real reports, the share answered
+// with their case first against the share of those about no case answered
+// with none. Deterministic: the same data gives the same file.
 func TestTrainReranker(t *testing.T) {
 	if !*trainReranker {
 		t.Skip("run with -train-reranker to refit rerank.json")
 	}
-	samples := trainingSamples(t)
-	// The threshold is picked on held-out predictions: each fold of the
-	// tuning part scored by a model fitted without it. A model scores the
-	// texts it was fitted on too well to set its own threshold.
-	var counts thresholdCounts
-	for f := 0; f < folds; f++ {
-		train, held := splitFold(samples, f)
-		counts.add(tally(t, fitModel(t, train), held))
-	}
-	mod := fitModel(t, samples)
-	mod.Threshold, _ = counts.best()
+	mod, score := fitWithThreshold(t, trainingSamples(t))
 	if err := os.WriteFile("rerank.json", marshalModel(mod), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, score := counts.best()
 	t.Logf("threshold %.2f (held-out hit@1 + rejected = %.3f)", mod.Threshold, score)
+}
+
+// fitWithThreshold fits the model on the samples and picks its threshold on
+// held-out predictions: each fold of the real reports scored by a model
+// fitted without it. A model scores the texts it was fitted on too well to
+// set its own threshold.
+func fitWithThreshold(t *testing.T, samples []trainingSample) (search.RerankModel, float64) {
+	var counts thresholdCounts
+	for f := 0; f < folds; f++ {
+		train, held := splitFold(samples, f)
+		if len(held) > 0 {
+			counts.add(tally(t, fitModel(t, train), held))
+		}
+	}
+	mod := fitModel(t, samples)
+	var score float64
+	mod.Threshold, score = counts.best()
+	return mod, score
 }
 
 // marshalModel writes the model as JSON with one tree a line, so that a
 // refit reads as a diff.
-func marshalModel(mod boostedModel) []byte {
+func marshalModel(mod search.RerankModel) []byte {
 	head := func(v any) string {
 		b, _ := json.Marshal(v)
 		return string(b)
@@ -116,16 +119,7 @@ func TestRerankCV(t *testing.T) {
 		train, held := splitFold(samples, f)
 		// The threshold as TestTrainReranker picks it, from the training
 		// folds alone.
-		var counts thresholdCounts
-		for g := 0; g < folds; g++ {
-			if g == f {
-				continue
-			}
-			inner, innerHeld := splitFold(train, g)
-			counts.add(tally(t, fitModel(t, inner), innerHeld))
-		}
-		mod := fitModel(t, train)
-		mod.Threshold, _ = counts.best()
+		mod, _ := fitWithThreshold(t, train)
 		data, _ := json.Marshal(mod)
 		m, ok := search.NewMatcherWithModel(libCases(t), data)
 		if !ok {
@@ -205,7 +199,7 @@ func (c *thresholdCounts) best() (float64, float64) {
 
 // tally scores the model on the real reports among samples at every
 // candidate threshold.
-func tally(t *testing.T, mod boostedModel, samples []trainingSample) thresholdCounts {
+func tally(t *testing.T, mod search.RerankModel, samples []trainingSample) thresholdCounts {
 	data, _ := json.Marshal(mod)
 	m, ok := search.NewMatcherWithModel(libCases(t), data)
 	if !ok {
@@ -240,7 +234,7 @@ func tally(t *testing.T, mod boostedModel, samples []trainingSample) thresholdCo
 }
 
 // fitModel fits the reranker on the samples.
-func fitModel(t *testing.T, samples []trainingSample) boostedModel {
+func fitModel(t *testing.T, samples []trainingSample) search.RerankModel {
 	m := matcher(t)
 	var xs [][]float64
 	var ys, ws []float64
@@ -268,7 +262,7 @@ func fitModel(t *testing.T, samples []trainingSample) boostedModel {
 			ws = append(ws, map[bool]float64{true: realWeight, false: 1}[s.real])
 		}
 	}
-	mod := boostedModel{Features: search.FeatureNames(), Threshold: 0.35}
+	mod := search.RerankModel{Features: search.FeatureNames(), Threshold: 0.35}
 	// A linear model first, then shallow trees for what it cannot say.
 	w := fitLogistic(xs, ys, ws, logisticLambda)
 	for i := range w {
@@ -318,26 +312,9 @@ func envInt(k string, d int) int {
 	return d
 }
 
-type treeNode struct {
-	F int     `json:"f,omitempty"`
-	T float64 `json:"t,omitempty"`
-	L int     `json:"l"`
-	R int     `json:"r,omitempty"`
-	V float64 `json:"v,omitempty"`
-}
-
-type boostedModel struct {
-	Features  []string     `json:"features"`
-	Base      float64      `json:"base"`
-	Weights   []float64    `json:"weights,omitempty"`
-	Trees     [][]treeNode `json:"trees"`
-	Threshold float64      `json:"threshold"`
-	Trained   string       `json:"trained"`
-}
-
 // fitBoosted fits gradient-boosted regression trees to the log-odds of the
 // labels (Newton steps on the logistic loss, weighted).
-func fitBoosted(xs [][]float64, ys, ws []float64, rounds int, start func([]float64) float64) (float64, [][]treeNode) {
+func fitBoosted(xs [][]float64, ys, ws []float64, rounds int, start func([]float64) float64) (float64, [][]search.TreeNode) {
 	sw, sy := 0.0, 0.0
 	for k := range ys {
 		sw += ws[k]
@@ -370,7 +347,7 @@ func fitBoosted(xs [][]float64, ys, ws []float64, rounds int, start func([]float
 			cuts[f] = append(cuts[f], math.Round((vals[i-1]+vals[i])/2*1e6)/1e6)
 		}
 	}
-	var trees [][]treeNode
+	var trees [][]search.TreeNode
 	g := make([]float64, len(xs))
 	h := make([]float64, len(xs))
 	for round := 0; round < rounds; round++ {
@@ -383,7 +360,7 @@ func fitBoosted(xs [][]float64, ys, ws []float64, rounds int, start func([]float
 		for k := range idx {
 			idx[k] = k
 		}
-		var tree []treeNode
+		var tree []search.TreeNode
 		grow(&tree, xs, g, h, cuts, idx, boostDepth)
 		for k, x := range xs {
 			z[k] += leafValue(tree, x)
@@ -394,14 +371,14 @@ func fitBoosted(xs [][]float64, ys, ws []float64, rounds int, start func([]float
 }
 
 // grow appends to tree the node for the samples idx, split down to depth.
-func grow(tree *[]treeNode, xs [][]float64, g, h []float64, cuts [][]float64, idx []int, depth int) int {
+func grow(tree *[]search.TreeNode, xs [][]float64, g, h []float64, cuts [][]float64, idx []int, depth int) int {
 	G, H := 0.0, 0.0
 	for _, k := range idx {
 		G += g[k]
 		H += h[k]
 	}
 	at := len(*tree)
-	*tree = append(*tree, treeNode{L: -1, V: math.Round(-G/(H+boostLambda)*boostRate*1e6) / 1e6})
+	*tree = append(*tree, search.TreeNode{L: -1, V: math.Round(-G/(H+boostLambda)*boostRate*1e6) / 1e6})
 	if depth == 0 {
 		return at
 	}
@@ -437,14 +414,14 @@ func grow(tree *[]treeNode, xs [][]float64, g, h []float64, cuts [][]float64, id
 			right = append(right, k)
 		}
 	}
-	(*tree)[at] = treeNode{F: bestF, T: bestT}
+	(*tree)[at] = search.TreeNode{F: bestF, T: bestT}
 	l := grow(tree, xs, g, h, cuts, left, depth-1)
 	r := grow(tree, xs, g, h, cuts, right, depth-1)
 	(*tree)[at].L, (*tree)[at].R = l, r
 	return at
 }
 
-func leafValue(tree []treeNode, x []float64) float64 {
+func leafValue(tree []search.TreeNode, x []float64) float64 {
 	i := 0
 	for tree[i].L >= 0 {
 		if x[tree[i].F] < tree[i].T {
