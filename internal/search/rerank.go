@@ -43,6 +43,7 @@ const (
 	fOtherAnchor
 	fInputSize
 	fCoverage
+	fUnknown
 	// fUnanchored is the first of one feature per component (in the order of
 	// casebook.Components): 1 when the case is of that component and the
 	// input does not name it. How much naming matters differs by
@@ -56,7 +57,7 @@ const (
 // another feature set is refused rather than misread.
 var featureNames = [numFeatures]string{
 	"bias", "signal", "signal_partial", "lift", "share", "margin", "top_lift",
-	"head_share", "head_hits", "head_margin", "anchor", "anchored_signal", "anchored_share", "anchored_head", "other_anchor", "input_size", "coverage",
+	"head_share", "head_hits", "head_margin", "anchor", "anchored_signal", "anchored_share", "anchored_head", "other_anchor", "input_size", "coverage", "unknown",
 	"unanchored_wasmedge", "unanchored_k3s", "unanchored_opa-gatekeeper", "unanchored_network", "unanchored_storage",
 }
 
@@ -274,10 +275,16 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 	}
 	// Coverage: how much of the input's words, weighted by how specific
 	// they are outside the casebook, a case uses at all.
-	wordTotal := 0.0
+	// Unknown: the share of those words no case uses at all, the mark of
+	// a report about something else (another product, another error).
+	wordTotal, unknown := 0.0, 0.0
 	for _, t := range keys {
 		if !strings.Contains(t, " ") {
-			wordTotal += m.bg.specificity(t)
+			spec := m.bg.specificity(t)
+			wordTotal += spec
+			if ts := m.terms[t]; ts == nil || ts.df == 0 {
+				unknown += spec
+			}
 		}
 	}
 	anchored := make([]bool, n)
@@ -351,6 +358,7 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 				}
 			}
 			x[fCoverage] = cov / wordTotal
+			x[fUnknown] = unknown / wordTotal
 		}
 		if k := slices.Index(casebook.Components, m.cases[c].Component); k >= 0 && !anchored[c] {
 			x[fUnanchored+k] = 1
