@@ -72,7 +72,8 @@ type tuning struct {
 	// beyond liftFloor, on the scale liftScale; then scaled down when the
 	// case explains less than shareFull of the input's information.
 	liftFloor, liftScale, shareFull float64
-	// minConfidence is the default threshold below which no case matches.
+	// minConfidence is the default threshold below which no case matches;
+	// the reranker's fitted threshold replaces it (see rerank.go).
 	minConfidence float64
 }
 
