@@ -66,16 +66,6 @@ var ErrForbidden = errors.New("forbidden")
 // ErrNotServed is wrapped by Source errors for kinds the cluster does not serve.
 var ErrNotServed = errors.New("not served by the cluster")
 
-// Detector finds one case in cluster state.
-type Detector interface {
-	// CaseID is the ID of the case the detector finds ("K-002").
-	CaseID() string
-	// Detect reads src and returns what it found. It may return findings
-	// together with an error that says which checks it could not make
-	// (a forbidden kind, say); the findings still count.
-	Detect(ctx context.Context, src Source) ([]Finding, error)
-}
-
 // ObjectRef names a cluster object.
 type ObjectRef struct {
 	Kind      string `json:"kind" yaml:"kind"`

@@ -27,10 +27,10 @@ type AgentOptions struct {
 	IO        *IOStreams
 	Library   func() (*caseload.Library, error)
 	CasesFS   func() (fs.FS, string)
-	Detectors func() []casebook.Detector
+	Detectors func() []engine.Detector
 	// Signals, when set, adds detectors built from the library: the
 	// text-based signal matches of the cases without a dedicated detector.
-	Signals func(cases []*casebook.Case) []casebook.Detector
+	Signals func(cases []*casebook.Case) []engine.Detector
 	Cluster *ClusterOptions
 
 	Addr     string

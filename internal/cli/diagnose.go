@@ -23,10 +23,10 @@ import (
 type DiagnoseOptions struct {
 	IO        *IOStreams
 	Library   func() (*caseload.Library, error)
-	Detectors func() []casebook.Detector
+	Detectors func() []engine.Detector
 	// Signals, when set, adds detectors built from the library: the
 	// text-based signal matches of the cases without a dedicated detector.
-	Signals func(cases []*casebook.Case) []casebook.Detector
+	Signals func(cases []*casebook.Case) []engine.Detector
 	Cluster *ClusterOptions
 
 	Snapshot string

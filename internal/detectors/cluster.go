@@ -7,27 +7,27 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
 	"github.com/casebook-dev/casebook/internal/kube"
 )
 
-// reader reads a Source for one detector. Kinds a detector cannot do
-// without fail the detector; kinds that only feed some checks are read
+// reader reads the cluster state for one detector. Kinds a detector cannot
+// do without fail the detector; kinds that only feed some checks are read
 // with optional, which records why those checks were skipped and lets the
 // detector go on.
 type reader struct {
 	ctx     context.Context
-	src     casebook.Source
+	st      *cluster.State
 	skipped []error
 }
 
-func newReader(ctx context.Context, src casebook.Source) *reader { return &reader{ctx: ctx, src: src} }
+func newReader(ctx context.Context, st *cluster.State) *reader { return &reader{ctx: ctx, st: st} }
 
 // optional absorbs a forbidden or unserved kind: it reports whether the
 // list can be used, and remembers the error for the report. Other errors
@@ -36,7 +36,7 @@ func (r *reader) optional(err error) (ok bool, _ error) {
 	if err == nil {
 		return true, nil
 	}
-	if errors.Is(err, casebook.ErrForbidden) || errors.Is(err, casebook.ErrNotServed) {
+	if cluster.Skippable(err) {
 		r.skipped = append(r.skipped, err)
 		return false, nil
 	}
@@ -49,7 +49,10 @@ func (r *reader) done(fs []casebook.Finding) ([]casebook.Finding, error) {
 }
 
 func (r *reader) pods(ns string) ([]*corev1.Pod, error) {
-	return kube.List[corev1.Pod](r.ctx, r.src, casebook.KindPod, ns)
+	if ns == casebook.AllNamespaces {
+		return r.st.Pods()
+	}
+	return r.st.PodsIn(ns)
 }
 
 // podsAndSystem returns the pods in scope plus those of kube-system, where
@@ -57,113 +60,27 @@ func (r *reader) pods(ns string) ([]*corev1.Pod, error) {
 // its helper pods, ServiceLB), even when the diagnosis is limited to
 // another namespace.
 func (r *reader) podsAndSystem() ([]*corev1.Pod, error) {
-	pods, err := r.pods(casebook.AllNamespaces)
-	if err != nil {
+	pods, err := r.st.PodsAndSystem()
+	if pods == nil {
 		return nil, err
 	}
-	for _, p := range pods {
-		if p.Namespace == "kube-system" {
-			// kube-system is in scope already.
-			return pods, nil
-		}
-	}
-	system, err := r.pods("kube-system")
-	if ok, err := r.optional(err); !ok {
-		return pods, err
-	}
-	return append(append([]*corev1.Pod(nil), pods...), system...), nil
+	_, err = r.optional(err)
+	return pods, err
 }
 
-func (r *reader) nodes() ([]*corev1.Node, error) {
-	return kube.List[corev1.Node](r.ctx, r.src, casebook.KindNode, "")
-}
+func (r *reader) nodes() ([]*corev1.Node, error) { return r.st.Nodes() }
 
-// events reads events for an index; an unreadable Event kind leaves the
-// index empty, so detectors fall back to object status.
-func (r *reader) events() (*eventIndex, error) {
-	evs, err := kube.List[corev1.Event](r.ctx, r.src, casebook.KindEvent, casebook.AllNamespaces)
-	if ok, err := r.optional(err); !ok {
-		return newEventIndex(nil), err
+// events returns the event index; an unreadable Event kind leaves it
+// empty, so detectors fall back to object status.
+func (r *reader) events() (*cluster.EventIndex, error) {
+	idx, err := r.st.Events()
+	if _, err := r.optional(err); err != nil {
+		return nil, err
 	}
-	return newEventIndex(evs), nil
+	return idx, nil
 }
 
-// eventIndex holds events by the object they are about, oldest first.
-type eventIndex struct {
-	byObject map[eventKey][]*corev1.Event
-}
-
-type eventKey struct{ kind, namespace, name string }
-
-func newEventIndex(evs []*corev1.Event) *eventIndex {
-	idx := &eventIndex{byObject: map[eventKey][]*corev1.Event{}}
-	for _, e := range evs {
-		o := e.InvolvedObject
-		k := eventKey{o.Kind, o.Namespace, o.Name}
-		idx.byObject[k] = append(idx.byObject[k], e)
-	}
-	for _, list := range idx.byObject {
-		sort.SliceStable(list, func(i, j int) bool {
-			ti, tj := eventTime(list[i]), eventTime(list[j])
-			if !ti.Equal(tj) {
-				return ti.Before(tj)
-			}
-			return list[i].Name < list[j].Name
-		})
-	}
-	return idx
-}
-
-// eventTime is when an event last happened.
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	case !e.FirstTimestamp.IsZero():
-		return e.FirstTimestamp.Time
-	}
-	return e.CreationTimestamp.Time
-}
-
-// of returns the events about this incarnation of an object with one of
-// the reasons (any reason when none is given), oldest first. Events about
-// an earlier object of the same name (a StatefulSet's pod before it was
-// recreated) are left out: by UID when both carry one, else by time.
-func (idx *eventIndex) of(kind string, obj metav1.Object, reasons ...string) []*corev1.Event {
-	all := idx.byObject[eventKey{kind, obj.GetNamespace(), obj.GetName()}]
-	var out []*corev1.Event
-	for _, e := range all {
-		if uid := obj.GetUID(); uid != "" && e.InvolvedObject.UID != "" {
-			if e.InvolvedObject.UID != uid {
-				continue
-			}
-		} else if eventTime(e).Before(obj.GetCreationTimestamp().Time) {
-			continue
-		}
-		if len(reasons) == 0 {
-			out = append(out, e)
-			continue
-		}
-		for _, r := range reasons {
-			if e.Reason == r {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	return out
-}
-
-func last(evs []*corev1.Event) *corev1.Event {
-	if len(evs) == 0 {
-		return nil
-	}
-	return evs[len(evs)-1]
-}
+func last(evs []*corev1.Event) *corev1.Event { return cluster.Last(evs) }
 
 // quoteEvent quotes an event as evidence: reason, count and message verbatim.
 func quoteEvent(e *corev1.Event) string {

@@ -11,6 +11,7 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/cases"
+	"github.com/casebook-dev/casebook/internal/cluster"
 	"github.com/casebook-dev/casebook/internal/caseload"
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
@@ -167,6 +168,46 @@ func TestEveryDetectorHasFixturesAndACase(t *testing.T) {
 	for id := range have {
 		if !seen[id] && id != signalFixtures {
 			t.Errorf("testdata/%s has no detector", id)
+		}
+	}
+}
+
+// TestDetectorsReadOnlyWhatTheyDeclare runs each detector alone over every
+// fixture and the example and checks that it read no kind it does not
+// declare: the run's preload, collect and the agent's RBAC follow from the
+// declarations, so an undeclared read would be a kind missing from all
+// three.
+func TestDetectorsReadOnlyWhatTheyDeclare(t *testing.T) {
+	lib, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append(detectors.All(), detectors.SignalMatch(lib.Cases)...)
+	dirs := []string{"../../examples/edge-cluster"}
+	for _, fx := range fixtures(t) {
+		dirs = append(dirs, fx.dir)
+	}
+	for _, dir := range dirs {
+		snap, err := snapshot.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range all {
+			st := cluster.New(context.Background(), snap)
+			_, _ = d.Detect(context.Background(), st)
+			declared := map[casebook.Kind]bool{}
+			for _, k := range d.Kinds() {
+				declared[k] = true
+			}
+			for _, k := range st.Listed() {
+				if declared[k] {
+					continue
+				}
+				if _, group, ok := strings.Cut(string(k), "."); ok && declared[casebook.Kind("*."+group)] {
+					continue
+				}
+				t.Errorf("%s over %s reads %s, which its Kinds() does not declare", d.CaseID(), dir, k)
+			}
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -12,7 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // NodeJoinFailed finds K-001 as the server sees it: a node password Secret
@@ -24,10 +24,15 @@ import (
 // are, is out of reach of the API; the findings say where to look.
 type NodeJoinFailed struct{}
 
-var _ casebook.Detector = NodeJoinFailed{}
+var _ engine.Detector = NodeJoinFailed{}
 
 // CaseID returns "K-001".
 func (NodeJoinFailed) CaseID() string { return "K-001" }
+
+// Kinds lists the kinds the detector reads.
+func (NodeJoinFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindNode, casebook.KindSecret}
+}
 
 // K3s keeps the hash of each node's /etc/rancher/node/password in
 // kube-system/<node>.node-password.k3s.
@@ -38,13 +43,13 @@ const (
 
 // Detect checks node password Secrets against the Nodes, and every K3s
 // node's readiness and version.
-func (NodeJoinFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (NodeJoinFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	nodes, err := r.nodes()
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := kube.Metadata(ctx, src, casebook.KindSecret, casebook.AllNamespaces)
+	secrets, err := cluster.List[metav1.PartialObjectMetadata](st, casebook.KindSecret, casebook.AllNamespaces)
 	secretsOK, err := r.optional(err)
 	if err != nil {
 		return nil, err
@@ -63,12 +68,11 @@ func (NodeJoinFailed) Detect(ctx context.Context, src casebook.Source) ([]casebo
 }
 
 // stalePasswords finds node password Secrets whose Node does not exist.
-func stalePasswords(secrets []metav1.Object, nodes []*corev1.Node) []casebook.Finding {
+func stalePasswords(secrets []*metav1.PartialObjectMetadata, nodes []*corev1.Node) []casebook.Finding {
 	have := map[string]bool{}
 	for _, n := range nodes {
 		have[n.Name] = true
 	}
-	sort.Slice(secrets, func(i, j int) bool { return secrets[i].GetName() < secrets[j].GetName() })
 	var out []casebook.Finding
 	for _, s := range secrets {
 		if s.GetNamespace() != nodePasswordNamespace || !strings.HasSuffix(s.GetName(), nodePasswordSuffix) || s.GetDeletionTimestamp() != nil {

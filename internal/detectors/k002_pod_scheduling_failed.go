@@ -13,7 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // PodSchedulingFailed finds K-002: pods the scheduler cannot place. It
@@ -22,14 +23,19 @@ import (
 // into its reasons, and quotes the node and pod fields that explain each.
 type PodSchedulingFailed struct{}
 
-var _ casebook.Detector = PodSchedulingFailed{}
+var _ engine.Detector = PodSchedulingFailed{}
 
 // CaseID returns "K-002".
 func (PodSchedulingFailed) CaseID() string { return "K-002" }
 
+// Kinds lists the kinds the detector reads.
+func (PodSchedulingFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPod, casebook.KindNode, casebook.KindEvent, casebook.KindRuntimeClass, casebook.KindPersistentVolumeClaim}
+}
+
 // Detect reports every Pending, unscheduled pod whose scheduling failed.
-func (PodSchedulingFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (PodSchedulingFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
@@ -61,7 +67,7 @@ func (PodSchedulingFailed) Detect(ctx context.Context, src casebook.Source) ([]c
 			// Held back on purpose by a scheduling gate, not failed.
 			continue
 		}
-		if e := last(events.of("Pod", p, "FailedScheduling")); e != nil {
+		if e := last(events.Of("Pod", p, "FailedScheduling")); e != nil {
 			switch {
 			case msg == "" && (cond == nil || cond.Status != corev1.ConditionTrue):
 				msg = e.Message
@@ -454,7 +460,7 @@ func (sc *schedContext) runtimeClass(name *string) *nodev1.RuntimeClass {
 	}
 	if sc.runtimeClasses == nil {
 		sc.runtimeClasses = map[string]*nodev1.RuntimeClass{}
-		rcs, err := kube.List[nodev1.RuntimeClass](sc.r.ctx, sc.r.src, casebook.KindRuntimeClass, "")
+		rcs, err := cluster.List[nodev1.RuntimeClass](sc.r.st, casebook.KindRuntimeClass, "")
 		if ok, _ := sc.r.optional(err); ok {
 			for _, rc := range rcs {
 				sc.runtimeClasses[rc.Name] = rc
@@ -467,7 +473,7 @@ func (sc *schedContext) runtimeClass(name *string) *nodev1.RuntimeClass {
 func (sc *schedContext) claims(p *corev1.Pod) []string {
 	if sc.pvcs == nil {
 		sc.pvcs = map[string]*corev1.PersistentVolumeClaim{}
-		pvcs, err := kube.List[corev1.PersistentVolumeClaim](sc.r.ctx, sc.r.src, casebook.KindPersistentVolumeClaim, casebook.AllNamespaces)
+		pvcs, err := cluster.List[corev1.PersistentVolumeClaim](sc.r.st, casebook.KindPersistentVolumeClaim, casebook.AllNamespaces)
 		if ok, _ := sc.r.optional(err); ok {
 			for _, c := range pvcs {
 				sc.pvcs[c.Namespace+"/"+c.Name] = c

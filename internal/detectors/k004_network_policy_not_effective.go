@@ -15,7 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // NetworkPolicyNotEffective finds K-004: NetworkPolicies that nothing
@@ -26,10 +27,15 @@ import (
 // the pod's.
 type NetworkPolicyNotEffective struct{}
 
-var _ casebook.Detector = NetworkPolicyNotEffective{}
+var _ engine.Detector = NetworkPolicyNotEffective{}
 
 // CaseID returns "K-004".
 func (NetworkPolicyNotEffective) CaseID() string { return "K-004" }
+
+// Kinds lists the kinds the detector reads.
+func (NetworkPolicyNotEffective) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindNetworkPolicy, casebook.KindService, casebook.KindPod, casebook.KindNode, casebook.KindDaemonSet, casebook.KindDeployment, casebook.KindStatefulSet, casebook.KindJob}
+}
 
 // policyCNIs are the DaemonSets of CNIs that enforce NetworkPolicy
 // themselves, by name (or k8s-app label), with the product name.
@@ -43,9 +49,9 @@ var policyCNIs = map[string]string{
 }
 
 // Detect checks the policy engine and every NetworkPolicy.
-func (NetworkPolicyNotEffective) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	policies, err := kube.List[networkingv1.NetworkPolicy](ctx, src, casebook.KindNetworkPolicy, casebook.AllNamespaces)
+func (NetworkPolicyNotEffective) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	policies, err := cluster.List[networkingv1.NetworkPolicy](st, casebook.KindNetworkPolicy, casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +75,7 @@ func (NetworkPolicyNotEffective) Detect(ctx context.Context, src casebook.Source
 	if err != nil {
 		return nil, err
 	}
-	services, err := kube.List[corev1.Service](ctx, src, casebook.KindService, casebook.AllNamespaces)
+	services, err := cluster.List[corev1.Service](st, casebook.KindService, casebook.AllNamespaces)
 	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
@@ -102,7 +108,7 @@ func (r *reader) cniDaemonSets() ([]*appsv1.DaemonSet, bool, error) {
 	seen := map[string]bool{}
 	var out []*appsv1.DaemonSet
 	for _, ns := range []string{casebook.AllNamespaces, "kube-system", "calico-system"} {
-		list, err := kube.List[appsv1.DaemonSet](r.ctx, r.src, casebook.KindDaemonSet, ns)
+		list, err := cluster.List[appsv1.DaemonSet](r.st, casebook.KindDaemonSet, ns)
 		if ok, err := r.optional(err); err != nil {
 			return nil, false, err
 		} else if !ok {
@@ -270,7 +276,7 @@ func (r *reader) workloads() (*workloads, error) {
 		w.templates = append(w.templates, workloadTemplate{kind: strings.ToLower(string(kind)), namespace: obj.GetNamespace(),
 			name: obj.GetName(), labels: obj.GetLabels(), pod: tpl.Labels})
 	}
-	deps, err := kube.List[appsv1.Deployment](r.ctx, r.src, casebook.KindDeployment, casebook.AllNamespaces)
+	deps, err := cluster.List[appsv1.Deployment](r.st, casebook.KindDeployment, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -278,7 +284,7 @@ func (r *reader) workloads() (*workloads, error) {
 			add(casebook.KindDeployment, d, &d.Spec.Template)
 		}
 	}
-	sts, err := kube.List[appsv1.StatefulSet](r.ctx, r.src, casebook.KindStatefulSet, casebook.AllNamespaces)
+	sts, err := cluster.List[appsv1.StatefulSet](r.st, casebook.KindStatefulSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -286,7 +292,7 @@ func (r *reader) workloads() (*workloads, error) {
 			add(casebook.KindStatefulSet, s, &s.Spec.Template)
 		}
 	}
-	dss, err := kube.List[appsv1.DaemonSet](r.ctx, r.src, casebook.KindDaemonSet, casebook.AllNamespaces)
+	dss, err := cluster.List[appsv1.DaemonSet](r.st, casebook.KindDaemonSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -294,7 +300,7 @@ func (r *reader) workloads() (*workloads, error) {
 			add(casebook.KindDaemonSet, d, &d.Spec.Template)
 		}
 	}
-	jobs, err := kube.List[batchv1.Job](r.ctx, r.src, casebook.KindJob, casebook.AllNamespaces)
+	jobs, err := cluster.List[batchv1.Job](r.st, casebook.KindJob, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // CertificateExpired finds K-006 from what K3s's certificate monitor
@@ -21,10 +23,15 @@ import (
 // CertificateExpirationOK event: a warning older than that is history.
 type CertificateExpired struct{}
 
-var _ casebook.Detector = CertificateExpired{}
+var _ engine.Detector = CertificateExpired{}
 
 // CaseID returns "K-006".
 func (CertificateExpired) CaseID() string { return "K-006" }
+
+// Kinds lists the kinds the detector reads.
+func (CertificateExpired) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindNode, casebook.KindEvent}
+}
 
 // The reasons of k3s pkg/certmonitor's events.
 const (
@@ -34,8 +41,8 @@ const (
 )
 
 // Detect reads the certificate monitor's events on every node.
-func (CertificateExpired) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (CertificateExpired) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	nodes, err := r.nodes()
 	if err != nil {
 		return nil, err
@@ -46,7 +53,7 @@ func (CertificateExpired) Detect(ctx context.Context, src casebook.Source) ([]ca
 	}
 	var out []casebook.Finding
 	for _, n := range nodes {
-		evs := nodeEvents(events, n, certWarningReason, caCertWarningReason, certOKReason)
+		evs := events.OfNode(n, certWarningReason, caCertWarningReason, certOKReason)
 		var warn, caWarn, ok *corev1.Event
 		for _, e := range evs {
 			switch e.Reason {
@@ -68,36 +75,10 @@ func (CertificateExpired) Detect(ctx context.Context, src casebook.Source) ([]ca
 	return r.done(out)
 }
 
-// nodeEvents returns a node's events with the reasons, oldest first. Events
-// about a node carry the node's name as its UID (the kubelet's and K3s's
-// convention) or, once rewritten, its real UID; events from before a node
-// of the same name was created are left out.
-func nodeEvents(idx *eventIndex, n *corev1.Node, reasons ...string) []*corev1.Event {
-	var out []*corev1.Event
-	for _, e := range idx.byObject[eventKey{"Node", "", n.Name}] {
-		uid := string(e.InvolvedObject.UID)
-		if uid == "" || uid != string(n.UID) {
-			if uid != "" && uid != n.Name {
-				continue
-			}
-			if eventTime(e).Before(n.CreationTimestamp.Time) {
-				continue
-			}
-		}
-		for _, r := range reasons {
-			if e.Reason == r {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	return out
-}
-
 // certWarning turns the last certificate warning on a node into a finding,
 // unless K3s reported its certificates OK after it.
 func certWarning(n *corev1.Node, warn, ok *corev1.Event) (casebook.Finding, bool) {
-	if warn == nil || (ok != nil && !eventTime(ok).Before(eventTime(warn))) {
+	if warn == nil || (ok != nil && !cluster.EventTime(ok).Before(cluster.EventTime(warn))) {
 		return casebook.Finding{}, false
 	}
 	lines := strings.Split(strings.TrimSpace(warn.Message), "\n")

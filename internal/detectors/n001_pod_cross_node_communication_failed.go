@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // PodCrossNodeCommunicationFailed finds N-001 from what the API server
@@ -21,10 +23,15 @@ import (
 // and checksum offload leave no trace in the API and are not guessed at.
 type PodCrossNodeCommunicationFailed struct{}
 
-var _ casebook.Detector = PodCrossNodeCommunicationFailed{}
+var _ engine.Detector = PodCrossNodeCommunicationFailed{}
 
 // CaseID returns "N-001".
 func (PodCrossNodeCommunicationFailed) CaseID() string { return "N-001" }
+
+// Kinds lists the kinds the detector reads.
+func (PodCrossNodeCommunicationFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindNode}
+}
 
 // flannel's node annotations (flannel-io/flannel subnet/kube).
 const (
@@ -34,8 +41,8 @@ const (
 )
 
 // Detect checks every node's flannel registration.
-func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	nodes, err := r.nodes()
 	if err != nil {
 		return nil, err

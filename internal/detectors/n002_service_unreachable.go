@@ -11,7 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // ServiceUnreachable finds N-002: Services that cannot deliver traffic
@@ -20,10 +21,15 @@ import (
 // ServiceLB) their LoadBalancer pods cannot start.
 type ServiceUnreachable struct{}
 
-var _ casebook.Detector = ServiceUnreachable{}
+var _ engine.Detector = ServiceUnreachable{}
 
 // CaseID returns "N-002".
 func (ServiceUnreachable) CaseID() string { return "N-002" }
+
+// Kinds lists the kinds the detector reads.
+func (ServiceUnreachable) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindService, casebook.KindEndpointSlice, casebook.KindPod, casebook.KindEvent}
+}
 
 // K3s ServiceLB labels its svclb pods with the Service they serve.
 const (
@@ -32,9 +38,9 @@ const (
 )
 
 // Detect checks every Service that selects pods.
-func (ServiceUnreachable) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	services, err := kube.List[corev1.Service](ctx, src, casebook.KindService, casebook.AllNamespaces)
+func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	services, err := cluster.List[corev1.Service](st, casebook.KindService, casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +48,7 @@ func (ServiceUnreachable) Detect(ctx context.Context, src casebook.Source) ([]ca
 	if err != nil {
 		return nil, err
 	}
-	slices, err := kube.List[discoveryv1.EndpointSlice](ctx, src, casebook.KindEndpointSlice, casebook.AllNamespaces)
+	slices, err := cluster.List[discoveryv1.EndpointSlice](st, casebook.KindEndpointSlice, casebook.AllNamespaces)
 	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
@@ -113,7 +119,7 @@ func (ServiceUnreachable) Detect(ctx context.Context, src casebook.Source) ([]ca
 					ev = append(ev, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
 				}
 				ev = append(ev, waitingReasons(p)...)
-				if e := last(events.of("Pod", p, "Unhealthy", "FailedScheduling", "BackOff")); e != nil {
+				if e := last(events.Of("Pod", p, "Unhealthy", "FailedScheduling", "BackOff")); e != nil {
 					ev = append(ev, quoteEvent(e))
 				}
 			}
@@ -206,7 +212,7 @@ func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*cor
 
 // checkServiceLB finds a K3s LoadBalancer Service whose svclb pods cannot
 // run, typically because another pod already holds the host port.
-func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
+func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
 	var lb []*corev1.Pod
 	for _, p := range systemPods {
 		if p.Labels[svclbServiceLabel] == svc.Name && p.Labels[svclbNamespaceLabel] == svc.Namespace && !podTerminal(p) {
@@ -227,7 +233,7 @@ func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *event
 			ev = append(ev, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
 		}
 		ev = append(ev, waitingReasons(p)...)
-		if e := last(events.of("Pod", p, "FailedScheduling")); e != nil {
+		if e := last(events.Of("Pod", p, "FailedScheduling")); e != nil {
 			ev = append(ev, quoteEventsOf(p, []*corev1.Event{e})...)
 		}
 	}

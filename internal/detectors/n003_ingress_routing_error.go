@@ -11,7 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // IngressRoutingError finds N-003: Ingresses whose routes cannot work
@@ -20,10 +21,15 @@ import (
 // another Ingress claims the same host and path.
 type IngressRoutingError struct{}
 
-var _ casebook.Detector = IngressRoutingError{}
+var _ engine.Detector = IngressRoutingError{}
 
 // CaseID returns "N-003".
 func (IngressRoutingError) CaseID() string { return "N-003" }
+
+// Kinds lists the kinds the detector reads.
+func (IngressRoutingError) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindIngress, casebook.KindIngressClass, casebook.KindService, casebook.KindPod, casebook.KindNode, casebook.KindSecret}
+}
 
 // ingressControllers maps IngressClass controllers to the label their pods
 // carry, for the controllers an edge cluster runs.
@@ -38,20 +44,20 @@ const (
 )
 
 // Detect checks every Ingress.
-func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	ingresses, err := kube.List[networkingv1.Ingress](ctx, src, casebook.KindIngress, casebook.AllNamespaces)
+func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	ingresses, err := cluster.List[networkingv1.Ingress](st, casebook.KindIngress, casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
 	if len(ingresses) == 0 {
 		return nil, nil
 	}
-	services, err := kube.List[corev1.Service](ctx, src, casebook.KindService, casebook.AllNamespaces)
+	services, err := cluster.List[corev1.Service](st, casebook.KindService, casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
-	classes, err := kube.List[networkingv1.IngressClass](ctx, src, casebook.KindIngressClass, "")
+	classes, err := cluster.List[networkingv1.IngressClass](st, casebook.KindIngressClass, "")
 	classesOK, err := r.optional(err)
 	if err != nil {
 		return nil, err
@@ -64,7 +70,7 @@ func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]c
 	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
-	secrets, err := kube.Metadata(ctx, src, casebook.KindSecret, casebook.AllNamespaces)
+	secrets, err := cluster.List[metav1.PartialObjectMetadata](st, casebook.KindSecret, casebook.AllNamespaces)
 	secretsOK, err := r.optional(err)
 	if err != nil {
 		return nil, err

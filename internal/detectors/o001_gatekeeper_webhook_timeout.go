@@ -15,7 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // GatekeeperWebhookTimeout finds O-001: Gatekeeper's validating webhooks
@@ -26,10 +27,15 @@ import (
 // out, are refused or fail TLS, as their FailedCreate events quote.
 type GatekeeperWebhookTimeout struct{}
 
-var _ casebook.Detector = GatekeeperWebhookTimeout{}
+var _ engine.Detector = GatekeeperWebhookTimeout{}
 
 // CaseID returns "O-001".
 func (GatekeeperWebhookTimeout) CaseID() string { return "O-001" }
+
+// Kinds lists the kinds the detector reads.
+func (GatekeeperWebhookTimeout) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindValidatingWebhookConfiguration, casebook.KindService, casebook.KindEndpointSlice, casebook.KindPod, casebook.KindEvent, casebook.KindReplicaSet, casebook.KindStatefulSet, casebook.KindDaemonSet}
+}
 
 // gatekeeperWebhookSuffix ends the names of Gatekeeper's webhooks
 // (validation.gatekeeper.sh, check-ignore-label.gatekeeper.sh).
@@ -67,9 +73,9 @@ func (w gkWebhook) quote() string {
 }
 
 // Detect checks every Gatekeeper webhook and the events of failed calls.
-func (GatekeeperWebhookTimeout) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	configs, err := kube.List[admissionregistrationv1.ValidatingWebhookConfiguration](ctx, src, casebook.KindValidatingWebhookConfiguration, "")
+func (GatekeeperWebhookTimeout) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	configs, err := cluster.List[admissionregistrationv1.ValidatingWebhookConfiguration](st, casebook.KindValidatingWebhookConfiguration, "")
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +119,7 @@ func (GatekeeperWebhookTimeout) Detect(ctx context.Context, src casebook.Source)
 		b := &backend{}
 		backends[key] = b
 		ns := h.service.Namespace
-		svcs, err := kube.List[corev1.Service](ctx, src, casebook.KindService, ns)
+		svcs, err := cluster.List[corev1.Service](st, casebook.KindService, ns)
 		if ok, err := r.optional(err); err != nil {
 			return nil, err
 		} else if !ok {
@@ -125,7 +131,7 @@ func (GatekeeperWebhookTimeout) Detect(ctx context.Context, src casebook.Source)
 				b.svc = s
 			}
 		}
-		slices, err := kube.List[discoveryv1.EndpointSlice](ctx, src, casebook.KindEndpointSlice, ns)
+		slices, err := cluster.List[discoveryv1.EndpointSlice](st, casebook.KindEndpointSlice, ns)
 		if ok, err := r.optional(err); err != nil {
 			return nil, err
 		} else if !ok {
@@ -295,22 +301,25 @@ type webhookFailure struct {
 // webhookFailures returns the latest event per object quoting a failed
 // Gatekeeper webhook call. A ReplicaSet, StatefulSet or DaemonSet that has
 // all its pods since is past the failure and left out.
-func (r *reader) webhookFailures(events *eventIndex) ([]webhookFailure, error) {
+func (r *reader) webhookFailures(events *cluster.EventIndex) ([]webhookFailure, error) {
 	type key struct{ kind, ns, name, webhook string }
 	latest := map[key]*corev1.Event{}
 	var keys []key
-	for _, list := range events.byObject {
-		for _, e := range list {
-			m := webhookCallFailed.FindStringSubmatch(e.Message)
-			if m == nil || e.Type != corev1.EventTypeWarning {
-				continue
-			}
-			k := key{e.InvolvedObject.Kind, e.InvolvedObject.Namespace, e.InvolvedObject.Name, m[1]}
-			if latest[k] == nil {
-				keys = append(keys, k)
-			}
-			latest[k] = e // lists are oldest first
+	for _, e := range events.All() {
+		if e.Type != corev1.EventTypeWarning {
+			continue
 		}
+		m := webhookCallFailed.FindStringSubmatch(e.Message)
+		if m == nil {
+			continue
+		}
+		k := key{e.InvolvedObject.Kind, e.InvolvedObject.Namespace, e.InvolvedObject.Name, m[1]}
+		if latest[k] == nil {
+			keys = append(keys, k)
+		} else if cluster.EventTime(e).Before(cluster.EventTime(latest[k])) {
+			continue
+		}
+		latest[k] = e
 	}
 	if len(keys) == 0 {
 		return nil, nil
@@ -341,7 +350,7 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 	add := func(kind casebook.Kind, obj metav1.Object) {
 		out[string(kind)+"/"+obj.GetNamespace()+"/"+obj.GetName()] = true
 	}
-	rss, err := kube.List[appsv1.ReplicaSet](r.ctx, r.src, casebook.KindReplicaSet, casebook.AllNamespaces)
+	rss, err := cluster.List[appsv1.ReplicaSet](r.st, casebook.KindReplicaSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -351,7 +360,7 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 			}
 		}
 	}
-	sts, err := kube.List[appsv1.StatefulSet](r.ctx, r.src, casebook.KindStatefulSet, casebook.AllNamespaces)
+	sts, err := cluster.List[appsv1.StatefulSet](r.st, casebook.KindStatefulSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -361,7 +370,7 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 			}
 		}
 	}
-	dss, err := kube.List[appsv1.DaemonSet](r.ctx, r.src, casebook.KindDaemonSet, casebook.AllNamespaces)
+	dss, err := cluster.List[appsv1.DaemonSet](r.st, casebook.KindDaemonSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -377,7 +386,7 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 // quotePodHealth quotes why a pod serves nothing: its Ready condition,
 // waiting or crashed containers, how its containers last ended, and its
 // latest scheduling or probe event.
-func quotePodHealth(p *corev1.Pod, events *eventIndex) []string {
+func quotePodHealth(p *corev1.Pod, events *cluster.EventIndex) []string {
 	var out []string
 	if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 		out = append(out, quotePodCondition(p, c))
@@ -393,7 +402,7 @@ func quotePodHealth(p *corev1.Pod, events *eventIndex) []string {
 				objName(p.Namespace, p.Name), cs.Name, t.Reason, t.ExitCode, cs.RestartCount))
 		}
 	}
-	if e := last(events.of("Pod", p, "FailedScheduling", "Unhealthy", "BackOff")); e != nil {
+	if e := last(events.Of("Pod", p, "FailedScheduling", "Unhealthy", "BackOff")); e != nil {
 		out = append(out, quoteEventsOf(p, []*corev1.Event{e})...)
 	}
 	return out

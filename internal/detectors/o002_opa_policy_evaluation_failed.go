@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/inspect"
 )
 
@@ -27,10 +29,15 @@ import (
 // skipped without a word.
 type OPAPolicyEvaluationFailed struct{}
 
-var _ casebook.Detector = OPAPolicyEvaluationFailed{}
+var _ engine.Detector = OPAPolicyEvaluationFailed{}
 
 // CaseID returns "O-002".
 func (OPAPolicyEvaluationFailed) CaseID() string { return "O-002" }
+
+// Kinds lists the kinds the detector reads.
+func (OPAPolicyEvaluationFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{kindConstraintTemplate}
+}
 
 // regoErrorMarkers are texts of the errors Gatekeeper reports when a
 // template's own Rego (or the template around it) cannot be ingested.
@@ -77,9 +84,9 @@ func splitRegoErrors(status []gkStatus) (rego, other []gkStatus) {
 var silentCauses = map[string]bool{"wrong-input-path": true}
 
 // Detect checks every ConstraintTemplate's status and spec.
-func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	templates, err := src.List(ctx, kindConstraintTemplate, "")
+func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	templates, err := st.Objects(kindConstraintTemplate, "")
 	if errors.Is(err, casebook.ErrNotServed) {
 		return nil, nil // no Gatekeeper here
 	}

@@ -11,7 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // GatekeeperPolicyUpdateDelayed finds O-003: Gatekeeper policy that is not
@@ -25,15 +26,23 @@ import (
 // without a word.
 type GatekeeperPolicyUpdateDelayed struct{}
 
-var _ casebook.Detector = GatekeeperPolicyUpdateDelayed{}
+var _ engine.Detector = GatekeeperPolicyUpdateDelayed{}
 
 // CaseID returns "O-003".
 func (GatekeeperPolicyUpdateDelayed) CaseID() string { return "O-003" }
+
+// Kinds lists the kinds the detector reads.
+func (GatekeeperPolicyUpdateDelayed) Kinds() []casebook.Kind {
+	return []casebook.Kind{kindConstraintTemplate, kindConstraints, casebook.KindPod}
+}
 
 // Gatekeeper's kinds: templates, and the constraint kinds they create.
 const (
 	kindConstraintTemplate casebook.Kind = "ConstraintTemplate.templates.gatekeeper.sh"
 	constraintsGroup                     = "constraints.gatekeeper.sh"
+	// kindConstraints stands for every constraint kind: they are named by
+	// the templates, so they are listed one by one once those are read.
+	kindConstraints casebook.Kind = "*." + constraintsGroup
 )
 
 // gkStatus is one entry of a template's or constraint's status.byPod.
@@ -126,9 +135,9 @@ func (g gkPods) restarts(id string) []string {
 
 // Detect checks every ConstraintTemplate, every constraint and the pods
 // that keep their status.
-func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	templates, err := src.List(ctx, kindConstraintTemplate, "")
+func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	templates, err := st.Objects(kindConstraintTemplate, "")
 	if errors.Is(err, casebook.ErrNotServed) {
 		return nil, nil // no Gatekeeper here
 	}
@@ -194,7 +203,7 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.So
 		if kind == "" {
 			continue
 		}
-		constraints, err := src.List(ctx, casebook.Kind(kind+"."+constraintsGroup), "")
+		constraints, err := st.Objects(casebook.Kind(kind+"."+constraintsGroup), "")
 		if errors.Is(err, casebook.ErrNotServed) {
 			continue // the template's CRD does not exist (yet): no constraints
 		}
@@ -325,7 +334,7 @@ func behind(obj casebook.ObjectRef, name string, generation int64, status []gkSt
 func (r *reader) gatekeeperPods() (gkPods, error) {
 	out := gkPods{}
 	for _, ns := range []string{casebook.AllNamespaces, "gatekeeper-system"} {
-		pods, err := kube.List[corev1.Pod](r.ctx, r.src, casebook.KindPod, ns)
+		pods, err := cluster.List[corev1.Pod](r.st, casebook.KindPod, ns)
 		if ok, err := r.optional(err); err != nil {
 			return nil, err
 		} else if !ok {

@@ -10,7 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // PVCMountFailed finds S-001: claims that cannot be provisioned (no or an
@@ -20,15 +21,20 @@ import (
 // FailedMount). Mount failures of local-path volumes are K-003's.
 type PVCMountFailed struct{}
 
-var _ casebook.Detector = PVCMountFailed{}
+var _ engine.Detector = PVCMountFailed{}
 
 // CaseID returns "S-001".
 func (PVCMountFailed) CaseID() string { return "S-001" }
 
+// Kinds lists the kinds the detector reads.
+func (PVCMountFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPersistentVolumeClaim, casebook.KindPersistentVolume, casebook.KindStorageClass, casebook.KindPod, casebook.KindNode, casebook.KindEvent, casebook.KindDeployment}
+}
+
 // Detect checks Pending claims and pods waiting for their volumes.
-func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	st, err := r.storage()
+func (PVCMountFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	sto, err := r.storage()
 	if err != nil {
 		return nil, err
 	}
@@ -41,11 +47,11 @@ func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebo
 		return nil, err
 	}
 	var out []casebook.Finding
-	for _, c := range st.pvcList {
+	for _, c := range sto.Claims {
 		if c.Status.Phase != corev1.ClaimPending || c.DeletionTimestamp != nil {
 			continue
 		}
-		if f, ok := r.pendingClaim(st, c, pods, events); ok {
+		if f, ok := r.pendingClaim(sto, c, pods, events); ok {
 			out = append(out, f)
 		}
 	}
@@ -56,7 +62,7 @@ func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebo
 		if podTerminal(p) || podRunning(p) {
 			continue
 		}
-		if f, ok := attachOrMountFailure(st, p, events); ok {
+		if f, ok := attachOrMountFailure(sto, p, events); ok {
 			out = append(out, f)
 		}
 	}
@@ -64,11 +70,11 @@ func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebo
 }
 
 // pendingClaim explains why a Pending claim gets no volume, if it is stuck.
-func (r *reader) pendingClaim(st *storage, c *corev1.PersistentVolumeClaim, pods []*corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
+func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pods []*corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
 	claimRef := ref(casebook.KindPersistentVolumeClaim, c)
 	ev := []string{quotePVC(c)}
 	provisioningFailed := false
-	for _, e := range lastByReason(events.of("PersistentVolumeClaim", c, "ProvisioningFailed", "ExternalProvisioning")) {
+	for _, e := range lastByReason(events.Of("PersistentVolumeClaim", c, "ProvisioningFailed", "ExternalProvisioning")) {
 		ev = append(ev, quoteEvent(e))
 		provisioningFailed = provisioningFailed || e.Reason == "ProvisioningFailed"
 	}
@@ -83,18 +89,18 @@ func (r *reader) pendingClaim(st *storage, c *corev1.PersistentVolumeClaim, pods
 
 	switch {
 	case c.Spec.StorageClassName == nil:
-		if len(st.defaults) > 0 || c.Spec.VolumeName != "" {
+		if len(sto.Defaults()) > 0 || c.Spec.VolumeName != "" {
 			return casebook.Finding{}, false
 		}
-		ev = append(ev, "no StorageClass is marked "+defaultSCAnnotation+"=true; StorageClasses: "+classNames(st))
+		ev = append(ev, "no StorageClass is marked "+defaultSCAnnotation+"=true; StorageClasses: "+classNames(sto))
 		return finding("no-default-storage-class", "the claim names no StorageClass and the cluster has no default one, so nothing provisions it")
 	case *c.Spec.StorageClassName == "":
 		// Static binding to a pre-made volume; nothing to provision.
 		return casebook.Finding{}, false
 	}
-	sc := st.classOf(c)
+	sc := sto.classOf(c)
 	if sc == nil {
-		ev = append(ev, fmt.Sprintf("storageclass %q not found; StorageClasses: %s", *c.Spec.StorageClassName, classNames(st)))
+		ev = append(ev, fmt.Sprintf("storageclass %q not found; StorageClasses: %s", *c.Spec.StorageClassName, classNames(sto)))
 		return finding("storage-class-missing", "the claim's StorageClass does not exist, so nothing provisions it")
 	}
 	if sc.Provisioner != localPathProvisioner {
@@ -135,7 +141,7 @@ func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
 			return true, nil, nil
 		}
 	}
-	deps, err := kube.List[appsv1.Deployment](r.ctx, r.src, casebook.KindDeployment, "kube-system")
+	deps, err := cluster.List[appsv1.Deployment](r.st, casebook.KindDeployment, "kube-system")
 	ok, err := r.optional(err)
 	if err != nil || !ok {
 		// Cannot tell without Deployments; say nothing rather than guess.
@@ -158,12 +164,12 @@ func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
 
 // attachOrMountFailure finds a waiting pod whose claim-backed volume (not
 // local-path) failed to attach or mount.
-func attachOrMountFailure(st *storage, p *corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
-	vols := st.claimVolumes(p)
+func attachOrMountFailure(sto *storage, p *corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
+	vols := sto.claimVolumes(p)
 	if len(vols) == 0 {
 		return casebook.Finding{}, false
 	}
-	evs := events.of("Pod", p, "FailedAttachVolume", "FailedMount")
+	evs := events.Of("Pod", p, "FailedAttachVolume", "FailedMount")
 	var quotes []string
 	objs := []casebook.ObjectRef{ref(casebook.KindPod, p)}
 	cause := ""
@@ -171,7 +177,7 @@ func attachOrMountFailure(st *storage, p *corev1.Pod, events *eventIndex) (caseb
 		affected := volumesOfEvent(vols, e.Message)
 		relevant := false
 		for _, v := range affected {
-			if v.pvc != nil && st.claimIsLocalPath(v.pvc) {
+			if v.pvc != nil && sto.claimIsLocalPath(v.pvc) {
 				continue
 			}
 			relevant = true
@@ -240,13 +246,13 @@ func lastBy(evs []*corev1.Event, key func(*corev1.Event) string) []*corev1.Event
 	return out
 }
 
-func classNames(st *storage) string {
-	if len(st.classes) == 0 {
+func classNames(sto *storage) string {
+	if len(sto.Classes) == 0 {
 		return "none"
 	}
 	var names []string
-	for n, c := range st.classes {
-		desc := n + " (" + c.Provisioner
+	for _, c := range sto.Classes {
+		desc := c.Name + " (" + c.Provisioner
 		if c.Annotations[defaultSCAnnotation] == "true" {
 			desc += ", default"
 		}

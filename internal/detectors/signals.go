@@ -10,7 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // SignalMatch returns one detector for each case of the library that has
@@ -23,12 +24,12 @@ import (
 // the cluster's state behind it, so these cases are not "detected" in the
 // index's sense and IDs() does not list them. Signals that do not compile
 // are left out (the library's linter reports them).
-func SignalMatch(cases []*casebook.Case) []casebook.Detector {
+func SignalMatch(cases []*casebook.Case) []engine.Detector {
 	dedicated := map[string]bool{}
 	for _, id := range IDs() {
 		dedicated[id] = true
 	}
-	var out []casebook.Detector
+	var out []engine.Detector
 	for _, c := range cases {
 		if dedicated[c.ID] {
 			continue
@@ -58,15 +59,20 @@ type compiledCaseSignal struct {
 	re  *regexp.Regexp
 }
 
-var _ casebook.Detector = signalDetector{}
+var _ engine.Detector = signalDetector{}
 
 // CaseID returns the case's ID.
 func (d signalDetector) CaseID() string { return d.id }
 
+// Kinds lists the kinds the detector reads.
+func (signalDetector) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindEvent, casebook.KindPod}
+}
+
 // Detect matches the case's signals against Warning event messages and
 // container state messages.
-func (d signalDetector) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (d signalDetector) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	var out []casebook.Finding
 	matched := map[string]bool{}
 	add := func(obj casebook.ObjectRef, sig casebook.Signal, evidence string) {
@@ -79,7 +85,7 @@ func (d signalDetector) Detect(ctx context.Context, src casebook.Source) ([]case
 		})
 	}
 
-	evs, err := kube.List[corev1.Event](ctx, src, casebook.KindEvent, casebook.AllNamespaces)
+	evs, err := cluster.List[corev1.Event](st, casebook.KindEvent, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {

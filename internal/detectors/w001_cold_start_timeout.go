@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // ColdStartTimeout finds W-001: a Wasm container that the kubelet kills by
@@ -22,10 +24,15 @@ import (
 // the single-threaded start, is reported as a root cause of its own.
 type ColdStartTimeout struct{}
 
-var _ casebook.Detector = ColdStartTimeout{}
+var _ engine.Detector = ColdStartTimeout{}
 
 // CaseID returns "W-001".
 func (ColdStartTimeout) CaseID() string { return "W-001" }
+
+// Kinds lists the kinds the detector reads.
+func (ColdStartTimeout) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPod, casebook.KindEvent, casebook.KindRuntimeClass}
+}
 
 // lowCPULimit is the limit at or below which a Wasm start is throttled (the
 // case's "≤ 100m").
@@ -36,8 +43,8 @@ var lowCPULimit = resource.MustParse("100m")
 const coldStartProbeBudget = 30 * time.Second
 
 // Detect checks every Wasm pod with restarted containers.
-func (ColdStartTimeout) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (ColdStartTimeout) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
@@ -59,7 +66,7 @@ func (ColdStartTimeout) Detect(ctx context.Context, src casebook.Source) ([]case
 		if !ok {
 			continue
 		}
-		unhealthy := probeFailures(events.of("Pod", p, "Unhealthy"))
+		unhealthy := probeFailures(events.Of("Pod", p, "Unhealthy"))
 		if len(unhealthy) == 0 {
 			continue
 		}
@@ -83,7 +90,7 @@ func probeFailures(evs []*corev1.Event) []*corev1.Event {
 }
 
 // coldStart judges one container of a Wasm pod whose probes fail.
-func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*corev1.Event, events *eventIndex) []casebook.Finding {
+func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*corev1.Event, events *cluster.EventIndex) []casebook.Finding {
 	cs := statusOfContainer(p, c.Name)
 	if cs == nil || cs.RestartCount == 0 || cs.Ready {
 		return nil
@@ -105,7 +112,7 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 		// Killed by the kernel, not by the probe: W-002.
 		return nil
 	}
-	kills := eventsOfContainer(p, c.Name, probeKills(events.of("Pod", p, "Killing")))
+	kills := eventsOfContainer(p, c.Name, probeKills(events.Of("Pod", p, "Killing")))
 	ran, timed := time.Duration(0), term != nil && !term.StartedAt.IsZero() && !term.FinishedAt.IsZero()
 	if timed {
 		ran = term.FinishedAt.Sub(term.StartedAt.Time)
@@ -147,7 +154,7 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 	if k := last(kills); k != nil {
 		ev = append(ev, quoteEvent(k))
 	}
-	if bo := last(eventsOfContainer(p, c.Name, events.of("Pod", p, "BackOff"))); bo != nil {
+	if bo := last(eventsOfContainer(p, c.Name, events.Of("Pod", p, "BackOff"))); bo != nil {
 		ev = append(ev, quoteEvent(bo))
 	}
 

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // MemoryOverflow finds W-002 where the cluster can see it: a Wasm
@@ -19,14 +21,19 @@ import (
 // in the pod's log, which casebook does not read.
 type MemoryOverflow struct{}
 
-var _ casebook.Detector = MemoryOverflow{}
+var _ engine.Detector = MemoryOverflow{}
 
 // CaseID returns "W-002".
 func (MemoryOverflow) CaseID() string { return "W-002" }
 
+// Kinds lists the kinds the detector reads.
+func (MemoryOverflow) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPod, casebook.KindEvent, casebook.KindRuntimeClass}
+}
+
 // Detect checks the containers of every Wasm pod for an OOM kill.
-func (MemoryOverflow) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (MemoryOverflow) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
@@ -59,7 +66,7 @@ func (MemoryOverflow) Detect(ctx context.Context, src casebook.Source) ([]casebo
 
 // oomKilled reports a Wasm container whose last (or final) run ended in an
 // OOM kill.
-func oomKilled(p *corev1.Pod, c *corev1.Container, rt *wasmRuntimes, rtQuote string, events *eventIndex) (casebook.Finding, bool) {
+func oomKilled(p *corev1.Pod, c *corev1.Container, rt *wasmRuntimes, rtQuote string, events *cluster.EventIndex) (casebook.Finding, bool) {
 	cs := statusOfContainer(p, c.Name)
 	if cs == nil {
 		return casebook.Finding{}, false
@@ -84,7 +91,7 @@ func oomKilled(p *corev1.Pod, c *corev1.Container, rt *wasmRuntimes, rtQuote str
 	if q := rt.overheadQuote(p); q != "" {
 		ev = append(ev, q)
 	}
-	if bo := last(eventsOfContainer(p, c.Name, events.of("Pod", p, "BackOff"))); bo != nil {
+	if bo := last(eventsOfContainer(p, c.Name, events.Of("Pod", p, "BackOff"))); bo != nil {
 		ev = append(ev, quoteEvent(bo))
 	}
 	f := casebook.Finding{CaseID: "W-002", Objects: []casebook.ObjectRef{ref(casebook.KindPod, p)}, Evidence: ev}

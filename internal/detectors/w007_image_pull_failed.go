@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // ImagePullFailed finds W-007: Wasm pods whose image cannot be pulled
@@ -20,10 +22,15 @@ import (
 // plain HTTP, and a tag that does not exist.
 type ImagePullFailed struct{}
 
-var _ casebook.Detector = ImagePullFailed{}
+var _ engine.Detector = ImagePullFailed{}
 
 // CaseID returns "W-007".
 func (ImagePullFailed) CaseID() string { return "W-007" }
+
+// Kinds lists the kinds the detector reads.
+func (ImagePullFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPod, casebook.KindEvent, casebook.KindNode, casebook.KindRuntimeClass}
+}
 
 // pullCause is one root cause of a failed pull, told by the error text
 // containerd gives the kubelet.
@@ -48,8 +55,8 @@ var pullCauses = []pullCause{
 var genericPull = pullCause{cause: "image-pull-failed", message: "the Wasm image cannot be pulled on the node; the pull error is quoted"}
 
 // Detect checks the containers of every Wasm pod that wait for their image.
-func (ImagePullFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (ImagePullFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
@@ -109,7 +116,7 @@ func (ImagePullFailed) Detect(ctx context.Context, src casebook.Source) ([]caseb
 }
 
 // pullFailure explains one container of a Wasm pod waiting for its image.
-func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus, rtQuote string, events *eventIndex,
+func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus, rtQuote string, events *cluster.EventIndex,
 	nodeByName map[string]*corev1.Node, runsOn map[string][]*corev1.Pod) casebook.Finding {
 	name := objName(p.Namespace, p.Name)
 	w := cs.State.Waiting
@@ -119,7 +126,7 @@ func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus,
 	}
 	ev := []string{rtQuote, waiting}
 	var texts []string
-	for _, e := range lastByMessage(eventsOfContainer(p, c.Name, events.of("Pod", p, "Failed"))) {
+	for _, e := range lastByMessage(eventsOfContainer(p, c.Name, events.Of("Pod", p, "Failed"))) {
 		if strings.HasPrefix(e.Message, "Failed to pull image") {
 			ev = append(ev, quoteEvent(e))
 			texts = append(texts, e.Message)
@@ -135,7 +142,7 @@ func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus,
 			break
 		}
 	}
-	if bo := last(eventsOfContainer(p, c.Name, events.of("Pod", p, "BackOff"))); bo != nil && strings.HasPrefix(bo.Message, "Back-off pulling image") {
+	if bo := last(eventsOfContainer(p, c.Name, events.Of("Pod", p, "BackOff"))); bo != nil && strings.HasPrefix(bo.Message, "Back-off pulling image") {
 		ev = append(ev, quoteEvent(bo))
 	}
 	switch pc.cause {

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
 )
 
 // wasmShimHandlers are the RuntimeClass handlers of the Wasm shims K3s
@@ -42,7 +42,7 @@ type wasmRuntimes struct {
 // wasmRuntimes reads the RuntimeClasses; an unreadable kind is recorded and
 // classes are then judged by name.
 func (r *reader) wasmRuntimes() (*wasmRuntimes, error) {
-	rcs, err := kube.List[nodev1.RuntimeClass](r.ctx, r.src, casebook.KindRuntimeClass, "")
+	rcs, err := cluster.List[nodev1.RuntimeClass](r.st, casebook.KindRuntimeClass, "")
 	ok, err := r.optional(err)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ import (
 // snapshots.
 type EngineDiagnoser struct {
 	Library   *caseload.Library
-	Detectors []casebook.Detector
+	Detectors []engine.Detector
 	// Name describes Src to readers ("snapshot bundle.tar.gz"); Src is nil
 	// when the server has no source of its own.
 	Name string
