@@ -146,7 +146,7 @@ func agentRun(ctx context.Context, opts *AgentOptions) error {
 	a := agent.New(agent.Options{
 		// A new source per run: CRDs installed since (Gatekeeper's) are
 		// discovered, and a cluster that was down is reconnected.
-		Diagnose: func(ctx context.Context) (*web.Diagnosis, error) {
+		Diagnose: func(ctx context.Context) (*casebook.Report, error) {
 			src, desc, err := connect(ctx)
 			if err != nil {
 				return nil, err
@@ -161,6 +161,7 @@ func agentRun(ctx context.Context, opts *AgentOptions) error {
 		Log:        opts.IO.ErrOut,
 	})
 
+	var _ web.Diagnoser = a
 	fsys, prefix := opts.CasesFS()
 	// Every request reads the agent's last diagnosis, which costs nothing:
 	// a one-second TTL makes the UI show each new one at once.

@@ -224,10 +224,7 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 			snap.Namespace = *ns
 		}
 		src, warnings = snap, snap.Warnings
-		source = fmt.Sprintf("snapshot %s (%d files)", opts.Snapshot, snap.Files)
-		if snap.Namespace != "" {
-			source += ", namespace " + snap.Namespace
-		}
+		source = snapshotName(opts.Snapshot, snap)
 	} else {
 		s, desc, err := opts.Cluster.connect(ctx)
 		if err != nil {
@@ -240,24 +237,14 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	if opts.Signals != nil {
 		ds = append(ds, opts.Signals(lib.Cases)...)
 	}
-	res, err := engine.Run(ctx, src, ds, engine.Options{
-		Timeout:    opts.Timeout,
-		Case:       lib.Get,
-		Exclusions: excl,
-	})
+	d, err := engine.Diagnose(ctx, src, ds, engine.Diagnosis{Source: source, SourceWarnings: warnings},
+		engine.Options{Timeout: opts.Timeout, Case: lib.Get, Exclusions: excl})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return &exitError{Code: ExitError, Err: errors.New("interrupted")}
 		}
 		return err
 	}
-	d := &report.Diagnosis{Source: source, Findings: res.Findings, Warnings: append(warnings, res.Warnings...), Cases: map[string]report.CaseTitle{}}
-	for _, f := range res.Findings {
-		if c, ok := lib.Get(f.CaseID); ok {
-			d.Cases[f.CaseID] = report.CaseTitle{Title: c.Title, TitleEN: c.TitleEN}
-		}
-	}
-	d.Summarize(res.Excluded)
 
 	switch opts.Output {
 	case "json":
@@ -272,10 +259,18 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range res.Findings {
-		if f.Severity.Rank() >= rank {
-			return silentExit(ExitFindings)
-		}
+	if d.Fails(rank) {
+		return silentExit(ExitFindings)
 	}
 	return nil
+}
+
+// snapshotName describes a snapshot as reports name their source; serve
+// names its snapshot the same way, so both give the same report.
+func snapshotName(path string, snap *snapshot.Snapshot) string {
+	name := fmt.Sprintf("snapshot %s (%d files)", path, snap.Files)
+	if snap.Namespace != "" {
+		name += ", namespace " + snap.Namespace
+	}
+	return name
 }

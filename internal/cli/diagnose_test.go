@@ -3,13 +3,16 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/detectors"
-	"github.com/casebook-dev/casebook/internal/report"
 )
 
 func runDiagnoseCLI(t *testing.T, args ...string) (int, string, string) {
@@ -24,6 +27,9 @@ const (
 	exampleCluster = "../../examples/edge-cluster"
 	n003Broken     = "../detectors/testdata/N-003/broken"
 	k002Fixed      = "../detectors/testdata/K-002/fixed"
+	// rootCauseFixture is the issue's scenario: a StatefulSet whose claim
+	// cannot be provisioned, its Service, and an Ingress in front.
+	rootCauseFixture = "../engine/testdata/root-cause"
 )
 
 func TestDiagnoseFlags(t *testing.T) {
@@ -101,7 +107,7 @@ func TestDiagnoseJSONAndNamespace(t *testing.T) {
 	if code != ExitFindings {
 		t.Fatalf("exit %d", code)
 	}
-	var d report.Diagnosis
+	var d casebook.Report
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
@@ -151,4 +157,61 @@ func TestListMarksDetectedCases(t *testing.T) {
 			t.Errorf("%s detected = %v, want %v", c.ID, c.Detected, want[c.ID])
 		}
 	}
+}
+
+// TestDiagnoseJSONEqualsAPI: `diagnose -o json` and GET /api/v1/diagnose of
+// `serve` give the same report for the same snapshot, but for the time
+// each ran.
+func TestDiagnoseJSONEqualsAPI(t *testing.T) {
+	for _, snap := range []string{exampleCluster, rootCauseFixture} {
+		t.Run(filepath.Base(snap), func(t *testing.T) {
+			_, out, errOut := runDiagnoseCLI(t, "diagnose", "--snapshot", snap, "-o", "json")
+			var cli map[string]any
+			if err := json.Unmarshal([]byte(out), &cli); err != nil {
+				t.Fatalf("%v\n%s%s", err, out, errOut)
+			}
+			api := serveAPIDiagnose(t, snap)
+			delete(cli, "time")
+			delete(api, "time")
+			a, _ := json.MarshalIndent(cli, "", "  ")
+			b, _ := json.MarshalIndent(api, "", "  ")
+			if string(a) != string(b) {
+				t.Errorf("diagnose -o json and /api/v1/diagnose differ\n-o json:\n%s\nAPI:\n%s", a, b)
+			}
+		})
+	}
+}
+
+// serveAPIDiagnose runs `casebook serve --snapshot snap` and returns its
+// GET /api/v1/diagnose.
+func serveAPIDiagnose(t *testing.T, snap string) map[string]any {
+	t.Helper()
+	errOut := &syncBuffer{}
+	ios := &IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut}
+	f := &Factory{IO: ios, Version: "test"}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	opts := &ServeOptions{IO: ios, Library: f.Library, CasesFS: f.CasesFS, Addr: "127.0.0.1:0",
+		Snapshot: snap, Timeout: time.Minute, Ready: func(u string) { ready <- u }}
+	done := make(chan error, 1)
+	go func() { done <- serveRun(ctx, opts) }()
+	defer func() { cancel(); <-done }()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("serve stopped: %v; stderr %s", err, errOut)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	res, err := http.Get(base + "api/v1/diagnose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/diagnose: %d %v", res.StatusCode, err)
+	}
+	return out
 }

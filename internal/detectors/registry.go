@@ -32,6 +32,13 @@ func All() []engine.Detector {
 	}
 }
 
+// Set returns the detectors a diagnosis runs over a library: every
+// dedicated detector, then the signal matches of the cases without one.
+// The CLI, serve, the agent and the benchmarks all run this set.
+func Set(cases []*casebook.Case) []engine.Detector {
+	return append(All(), SignalMatch(cases)...)
+}
+
 // IDs returns the case IDs that have a detector.
 func IDs() []string {
 	var ids []string

@@ -8,62 +8,6 @@ import (
 	casebook "github.com/casebook-dev/casebook"
 )
 
-// Diagnosis is what `casebook diagnose` reports: the findings, grouped by
-// case when rendered, and the warnings that say what could not be checked.
-type Diagnosis struct {
-	// Source says what was diagnosed: "snapshot examples/edge-cluster", "cluster edge-1".
-	Source   string             `json:"source"`
-	Summary  Summary            `json:"summary"`
-	Findings []casebook.Finding `json:"findings"`
-	Warnings []casebook.Warning `json:"warnings"`
-	// Cases holds the title of each case found, for people.
-	Cases map[string]CaseTitle `json:"cases,omitempty"`
-}
-
-// CaseTitle is a case's title in Chinese and English.
-type CaseTitle struct {
-	Title   string `json:"title"`
-	TitleEN string `json:"title_en"`
-}
-
-// Summary counts what was found.
-type Summary struct {
-	Cases    int `json:"cases"`
-	Findings int `json:"findings"`
-	Objects  int `json:"objects"`
-	Critical int `json:"critical"`
-	Major    int `json:"major"`
-	Minor    int `json:"minor"`
-	// Excluded counts objects dropped by the exclusion config.
-	Excluded int `json:"excluded"`
-}
-
-// Summarize fills the summary from the findings.
-func (d *Diagnosis) Summarize(excluded int) {
-	s := Summary{Findings: len(d.Findings), Excluded: excluded}
-	cases := map[string]bool{}
-	for _, f := range d.Findings {
-		cases[f.CaseID] = true
-		s.Objects += len(f.Objects)
-		switch f.Severity {
-		case casebook.SeverityCritical:
-			s.Critical++
-		case casebook.SeverityMajor:
-			s.Major++
-		case casebook.SeverityMinor:
-			s.Minor++
-		}
-	}
-	s.Cases = len(cases)
-	d.Summary = s
-	if d.Findings == nil {
-		d.Findings = []casebook.Finding{}
-	}
-	if d.Warnings == nil {
-		d.Warnings = []casebook.Warning{}
-	}
-}
-
 // caseGroup is the findings of one case, in report order.
 type caseGroup struct {
 	id       string
@@ -71,7 +15,7 @@ type caseGroup struct {
 	findings []casebook.Finding
 }
 
-func (d *Diagnosis) groups() []caseGroup {
+func groups(d *casebook.Report) []caseGroup {
 	var out []caseGroup
 	index := map[string]int{}
 	for _, f := range d.Findings {
@@ -135,13 +79,13 @@ const (
 // most severe first, each finding with its objects, its evidence and the
 // case's next step, then the warnings, a summary and "casebook show" hints.
 // color turns on ANSI colours (severity only, and emphasis).
-func FindingsTable(w io.Writer, d *Diagnosis, color bool) error {
+func FindingsTable(w io.Writer, d *casebook.Report, color bool) error {
 	p := painter(color)
 	var b strings.Builder
 	if len(d.Findings) == 0 {
 		fmt.Fprintf(&b, "%s No known case found in %s.\n", p.paint(ansiGreen, "✓"), d.Source)
 	}
-	for _, g := range d.groups() {
+	for _, g := range groups(d) {
 		title := d.Cases[g.id]
 		head := g.id
 		if title.Title != "" {
@@ -204,7 +148,7 @@ func FindingsTable(w io.Writer, d *Diagnosis, color bool) error {
 		}
 		b.WriteString("\n")
 		var hints []string
-		for _, g := range d.groups() {
+		for _, g := range groups(d) {
 			hints = append(hints, p.paint(ansiBold, "casebook show "+g.id))
 		}
 		fmt.Fprintf(&b, "Read a case: %s\n", strings.Join(hints, ", "))
@@ -224,7 +168,7 @@ func objectName(o casebook.ObjectRef) string {
 
 // FindingsMarkdown renders a diagnosis as Markdown, for an issue or a
 // chat: a summary table, then one section per case.
-func FindingsMarkdown(w io.Writer, d *Diagnosis) error {
+func FindingsMarkdown(w io.Writer, d *casebook.Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# casebook diagnose\n\nSource: %s\n\n", mdEscape(d.Source))
 	if len(d.Findings) == 0 {
@@ -237,7 +181,7 @@ func FindingsMarkdown(w io.Writer, d *Diagnosis) error {
 		for _, f := range d.Findings {
 			fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", f.CaseID, severityLabel(f.Severity), mdEscape(f.Message), len(f.Objects))
 		}
-		for _, g := range d.groups() {
+		for _, g := range groups(d) {
 			title := d.Cases[g.id]
 			fmt.Fprintf(&b, "\n## %s %s\n\n", g.id, mdEscape(strings.TrimSpace(title.Title+" / "+title.TitleEN)))
 			fmt.Fprintf(&b, "Severity: %s. Read the case: `casebook show %s`.\n", severityLabel(g.severity), g.id)

@@ -24,17 +24,9 @@ type Diagnoser interface {
 	// examples/edge-cluster", "cluster edge-1"); "" when there is none.
 	Source() string
 	// Current diagnoses that source.
-	Current(ctx context.Context) (*Diagnosis, error)
+	Current(ctx context.Context) (*casebook.Report, error)
 	// Snapshot diagnoses a snapshot directory: an extracted upload.
-	Snapshot(ctx context.Context, dir string) (*Diagnosis, error)
-}
-
-// Diagnosis is what a diagnosis found.
-type Diagnosis struct {
-	Source   string
-	Findings []casebook.Finding
-	Warnings []casebook.Warning
-	Time     time.Time
+	Snapshot(ctx context.Context, dir string) (*casebook.Report, error)
 }
 
 // ErrNoSource is returned by Diagnoser.Current when the server was started
@@ -46,14 +38,14 @@ var ErrNoSource = errors.New("the server was started without a source (--snapsho
 // snapshot, which does not change).
 type currentDiagnosis struct {
 	mu  sync.Mutex
-	d   *Diagnosis
+	d   *casebook.Report
 	ttl time.Duration
 }
 
 // minRefresh is how often a reader may force a new run of a live source.
 const minRefresh = 5 * time.Second
 
-func (s *Server) currentDiagnosis(ctx context.Context, refresh bool) (*Diagnosis, error) {
+func (s *Server) currentDiagnosis(ctx context.Context, refresh bool) (*casebook.Report, error) {
 	c := s.current
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -162,7 +154,7 @@ func (s *Server) diagnoseUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 // diagnosisView groups findings by case, most severe case first.
-func (s *Server) diagnosisView(l lang, d *Diagnosis) *diagnosisView {
+func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 	v := &diagnosisView{Source: d.Source, Time: d.Time.Format("2006-01-02 15:04:05 MST"), Count: len(d.Findings)}
 	byCase := map[string]*findingGroup{}
 	var order []string
@@ -213,7 +205,7 @@ const multipartSlack = 64 << 10
 // form with the file in "snapshot", or the archive as the body), unpacks
 // it into a temporary directory within the limits, diagnoses it and
 // removes the directory. It returns the upload's file name.
-func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (*Diagnosis, string, error) {
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (*casebook.Report, string, error) {
 	select {
 	case s.uploads <- struct{}{}:
 		defer func() { <-s.uploads }()
