@@ -95,12 +95,43 @@ type Finding struct {
 	// Message says in one line what is wrong, without naming the objects.
 	Message string `json:"message" yaml:"message"`
 	// Evidence quotes what the cluster says, verbatim: an event message, a
-	// condition, a status field. Each item is prefixed with where it comes
-	// from ("Event FailedScheduling: ...").
-	Evidence []string `json:"evidence" yaml:"evidence"`
+	// condition, a status field, each with the object and field it comes
+	// from.
+	Evidence []Evidence `json:"evidence" yaml:"evidence"`
 	// NextStep is the case's first investigation step; the engine fills it
 	// from the library.
 	NextStep string `json:"next_step,omitempty" yaml:"next_step,omitempty"`
+}
+
+// Evidence is one thing the cluster says, quoted: the object it comes from,
+// the field (or event) of that object, and the text verbatim. Evidence
+// about the cluster as a whole ("no StorageClass is marked default") names
+// the kind it is about and no object name.
+type Evidence struct {
+	Object ObjectRef `json:"object" yaml:"object"`
+	Field  string    `json:"field,omitempty" yaml:"field,omitempty"`
+	Text   string    `json:"text" yaml:"text"`
+}
+
+// String returns the evidence on one line: "Pod shop/api-1 status.phase: Pending".
+func (e Evidence) String() string {
+	var b strings.Builder
+	if e.Object.Name != "" {
+		b.WriteString(e.Object.String())
+	}
+	if e.Field != "" {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(e.Field)
+	}
+	if e.Text != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Text)
+	}
+	return b.String()
 }
 
 // Warning is something that kept a diagnosis from being complete: a

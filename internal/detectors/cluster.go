@@ -82,27 +82,59 @@ func (r *reader) events() (*cluster.EventIndex, error) {
 
 func last(evs []*corev1.Event) *corev1.Event { return cluster.Last(evs) }
 
-// quoteEvent quotes an event as evidence: reason, count and message verbatim.
-func quoteEvent(e *corev1.Event) string {
+// quoteEvent quotes an event as evidence on the object it is about: type,
+// reason and count as the field, the message verbatim.
+func quoteEvent(e *corev1.Event) casebook.Evidence {
 	count := e.Count
 	if e.Series != nil && e.Series.Count > count {
 		count = e.Series.Count
 	}
-	times := ""
+	field := "event " + e.Type + " " + e.Reason
 	if count > 1 {
-		times = fmt.Sprintf(" (x%d)", count)
+		field += fmt.Sprintf(" (x%d)", count)
 	}
-	return fmt.Sprintf("event %s %s%s on %s %s: %s", e.Type, e.Reason, times, e.InvolvedObject.Kind, objName(e.InvolvedObject.Namespace, e.InvolvedObject.Name), e.Message)
+	o := e.InvolvedObject
+	return casebook.Evidence{Object: casebook.ObjectRef{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}, Field: field, Text: e.Message}
+}
+
+// quote returns evidence about the object of a kind named "namespace/name"
+// (or "name"): the format's text up to its first ": " names the field, the
+// rest is the text quoted.
+func quote(kind casebook.Kind, obj string, format string, args ...any) casebook.Evidence {
+	ns, name, ok := strings.Cut(obj, "/")
+	if !ok {
+		ns, name = "", obj
+	}
+	return fieldText(casebook.ObjectRef{Kind: string(kind), Namespace: ns, Name: name}, fmt.Sprintf(format, args...))
+}
+
+// quoteOf returns evidence about obj, as quote does.
+func quoteOf(kind casebook.Kind, obj metav1.Object, format string, args ...any) casebook.Evidence {
+	return fieldText(ref(kind, obj), fmt.Sprintf(format, args...))
+}
+
+// note returns evidence about a kind as a whole ("no StorageClass is
+// marked default"), naming no object.
+func note(kind casebook.Kind, format string, args ...any) casebook.Evidence {
+	return casebook.Evidence{Object: casebook.ObjectRef{Kind: string(kind)}, Text: fmt.Sprintf(format, args...)}
+}
+
+func fieldText(obj casebook.ObjectRef, s string) casebook.Evidence {
+	field, text, ok := strings.Cut(s, ": ")
+	if !ok {
+		return casebook.Evidence{Object: obj, Text: s}
+	}
+	return casebook.Evidence{Object: obj, Field: field, Text: text}
 }
 
 // quoteEventsOf quotes a pod's events, leaving out those that only repeat
 // its PodScheduled condition, which the evidence already quotes.
-func quoteEventsOf(p *corev1.Pod, evs []*corev1.Event) []string {
+func quoteEventsOf(p *corev1.Pod, evs []*corev1.Event) []casebook.Evidence {
 	cond := ""
 	if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 		cond = c.Message
 	}
-	var out []string
+	var out []casebook.Evidence
 	for _, e := range evs {
 		if e.Message != cond {
 			out = append(out, quoteEvent(e))
@@ -119,15 +151,12 @@ func objName(ns, name string) string {
 }
 
 // quoteCondition quotes a pod condition as evidence.
-func quotePodCondition(p *corev1.Pod, c *corev1.PodCondition) string {
-	s := fmt.Sprintf("pod %s condition %s=%s", objName(p.Namespace, p.Name), c.Type, c.Status)
+func quotePodCondition(p *corev1.Pod, c *corev1.PodCondition) casebook.Evidence {
+	field := fmt.Sprintf("condition %s=%s", c.Type, c.Status)
 	if c.Reason != "" {
-		s += " reason " + c.Reason
+		field += " reason " + c.Reason
 	}
-	if c.Message != "" {
-		s += ": " + c.Message
-	}
-	return s
+	return casebook.Evidence{Object: ref(casebook.KindPod, p), Field: field, Text: c.Message}
 }
 
 func podCondition(p *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
@@ -180,24 +209,24 @@ func podRunning(p *corev1.Pod) bool {
 }
 
 // waitingReasons quotes the containers of a pod that wait or crashed.
-func waitingReasons(p *corev1.Pod) []string {
-	var out []string
+func waitingReasons(p *corev1.Pod) []casebook.Evidence {
+	var out []casebook.Evidence
 	statuses := append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
 	for _, cs := range statuses {
 		switch {
 		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-			s := fmt.Sprintf("pod %s container %s waiting: %s", objName(p.Namespace, p.Name), cs.Name, cs.State.Waiting.Reason)
+			text := cs.State.Waiting.Reason
 			if cs.State.Waiting.Message != "" {
-				s += ": " + cs.State.Waiting.Message
+				text += ": " + cs.State.Waiting.Message
 			}
-			out = append(out, s)
+			out = append(out, casebook.Evidence{Object: ref(casebook.KindPod, p), Field: "container " + cs.Name + " waiting", Text: text})
 		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0:
 			t := cs.State.Terminated
-			s := fmt.Sprintf("pod %s container %s terminated: %s (exit code %d)", objName(p.Namespace, p.Name), cs.Name, t.Reason, t.ExitCode)
+			text := fmt.Sprintf("%s (exit code %d)", t.Reason, t.ExitCode)
 			if t.Message != "" {
-				s += ": " + strings.TrimSpace(t.Message)
+				text += ": " + strings.TrimSpace(t.Message)
 			}
-			out = append(out, s)
+			out = append(out, casebook.Evidence{Object: ref(casebook.KindPod, p), Field: "container " + cs.Name + " terminated", Text: text})
 		}
 	}
 	return out
@@ -233,7 +262,7 @@ func k3sNodeArgs(n *corev1.Node) string { return n.Annotations["k3s.io/node-args
 
 // k3sDisables reports whether a K3s server was started with --disable for
 // a packaged component ("traefik", "local-storage") and quotes the flag.
-func k3sDisables(nodes []*corev1.Node, component string) (string, bool) {
+func k3sDisables(nodes []*corev1.Node, component string) (casebook.Evidence, bool) {
 	for _, n := range nodes {
 		args := parseNodeArgs(k3sNodeArgs(n))
 		for i, a := range args {
@@ -246,12 +275,12 @@ func k3sDisables(nodes []*corev1.Node, component string) (string, bool) {
 			}
 			for _, v := range values {
 				if strings.TrimSpace(v) == component {
-					return fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)), true
+					return quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)), true
 				}
 			}
 		}
 	}
-	return "", false
+	return casebook.Evidence{}, false
 }
 
 func parseNodeArgs(s string) []string {

@@ -125,7 +125,10 @@ func TestEveryDetectorOverEveryFixture(t *testing.T) {
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("findings differ from expect.txt\n got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 				for _, f := range res.Findings {
-					t.Logf("%s %s: %s\n    %s", f.CaseID, f.Cause, f.Message, strings.Join(f.Evidence, "\n    "))
+					t.Logf("%s %s: %s", f.CaseID, f.Cause, f.Message)
+					for _, e := range f.Evidence {
+						t.Logf("    %s", e)
+					}
 				}
 			}
 			for _, f := range res.Findings {

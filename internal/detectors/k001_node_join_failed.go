@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -85,9 +84,9 @@ func stalePasswords(secrets []*metav1.PartialObjectMetadata, nodes []*corev1.Nod
 		out = append(out, casebook.Finding{CaseID: "K-001", Cause: "stale-node-password",
 			Objects: []casebook.ObjectRef{ref(casebook.KindSecret, s)},
 			Message: "a node password Secret outlives its Node: a machine joining under that name with a new /etc/rancher/node/password is rejected (\"Node password rejected, duplicate hostname ...\")",
-			Evidence: []string{
-				fmt.Sprintf("secret %s exists (node password hash of node %s; read as metadata only)", objName(s.GetNamespace(), s.GetName()), node),
-				fmt.Sprintf("node %s not found; nodes: %s", node, nodeNames(nodes)),
+			Evidence: []casebook.Evidence{
+				quote(casebook.KindSecret, objName(s.GetNamespace(), s.GetName()), "exists (node password hash of node %s; read as metadata only)", node),
+				quote(casebook.KindNode, node, "not found; nodes: %s", nodeNames(nodes)),
 			}})
 	}
 	return out
@@ -120,11 +119,10 @@ func notReadyNode(n *corev1.Node) (casebook.Finding, bool) {
 	default:
 		return casebook.Finding{}, false
 	}
-	ev := []string{fmt.Sprintf("node %s condition Ready=%s reason %s: %s (lastHeartbeatTime %s, lastTransitionTime %s)", n.Name, c.Status, c.Reason, c.Message,
-		c.LastHeartbeatTime.UTC().Format("2006-01-02T15:04:05Z"), c.LastTransitionTime.UTC().Format("2006-01-02T15:04:05Z"))}
+	ev := []casebook.Evidence{quote(casebook.KindNode, n.Name, "condition Ready=%s reason %s: %s (lastHeartbeatTime %s, lastTransitionTime %s)", c.Status, c.Reason, c.Message, c.LastHeartbeatTime.UTC().Format("2006-01-02T15:04:05Z"), c.LastTransitionTime.UTC().Format("2006-01-02T15:04:05Z"))}
 	for _, t := range n.Spec.Taints {
 		if strings.HasPrefix(t.Key, "node.kubernetes.io/") {
-			ev = append(ev, fmt.Sprintf("node %s taint %s:%s", n.Name, t.Key, t.Effect))
+			ev = append(ev, quote(casebook.KindNode, n.Name, "taint %s:%s", t.Key, t.Effect))
 		}
 	}
 	var addrs []string
@@ -134,9 +132,9 @@ func notReadyNode(n *corev1.Node) (casebook.Finding, bool) {
 		}
 	}
 	if len(addrs) > 0 {
-		ev = append(ev, fmt.Sprintf("node %s annotations %s", n.Name, strings.Join(addrs, ", ")))
+		ev = append(ev, quote(casebook.KindNode, n.Name, "annotations %s", strings.Join(addrs, ", ")))
 	}
-	ev = append(ev, fmt.Sprintf("node %s kubeletVersion %s", n.Name, n.Status.NodeInfo.KubeletVersion))
+	ev = append(ev, quote(casebook.KindNode, n.Name, "kubeletVersion %s", n.Status.NodeInfo.KubeletVersion))
 	return casebook.Finding{CaseID: "K-001", Cause: cause, Objects: []casebook.ObjectRef{ref(casebook.KindNode, n)}, Message: msg, Evidence: ev}, true
 }
 
@@ -207,9 +205,9 @@ func agentsNewerThanServers(nodes []*corev1.Node) []casebook.Finding {
 		out = append(out, casebook.Finding{CaseID: "K-001", Cause: "agent-newer-than-server",
 			Objects: []casebook.ObjectRef{ref(casebook.KindNode, n)},
 			Message: "an agent runs a newer K3s than the server: servers may be newer than agents, never the reverse",
-			Evidence: []string{
-				fmt.Sprintf("node %s (agent) kubeletVersion %s", n.Name, n.Status.NodeInfo.KubeletVersion),
-				fmt.Sprintf("node %s (server) kubeletVersion %s", oldest.Name, oldest.Status.NodeInfo.KubeletVersion),
+			Evidence: []casebook.Evidence{
+				quote(casebook.KindNode, n.Name, "(agent) kubeletVersion %s", n.Status.NodeInfo.KubeletVersion),
+				quote(casebook.KindNode, oldest.Name, "(server) kubeletVersion %s", oldest.Status.NodeInfo.KubeletVersion),
 			}})
 	}
 	return out

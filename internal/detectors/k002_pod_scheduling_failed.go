@@ -56,7 +56,7 @@ func (PodSchedulingFailed) Detect(ctx context.Context, st *cluster.State) ([]cas
 		if p.Status.Phase != corev1.PodPending || p.Spec.NodeName != "" || p.DeletionTimestamp != nil {
 			continue
 		}
-		var evidence []string
+		var evidence []casebook.Evidence
 		msg := ""
 		cond := podCondition(p, corev1.PodScheduled)
 		if cond != nil && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
@@ -257,8 +257,8 @@ type schedContext struct {
 	used map[string]corev1.ResourceList
 }
 
-func (sc *schedContext) explain(p *corev1.Pod, rs []schedReason) []string {
-	var out []string
+func (sc *schedContext) explain(p *corev1.Pod, rs []schedReason) []casebook.Evidence {
+	var out []casebook.Evidence
 	done := map[string]bool{}
 	for _, r := range rs {
 		cat := r.Category
@@ -281,7 +281,7 @@ func (sc *schedContext) explain(p *corev1.Pod, rs []schedReason) []string {
 		case "unschedulable":
 			for _, n := range sc.nodes {
 				if n.Spec.Unschedulable {
-					out = append(out, fmt.Sprintf("node %s spec.unschedulable: true", n.Name))
+					out = append(out, quote(casebook.KindNode, n.Name, "spec.unschedulable: true"))
 				}
 			}
 		}
@@ -364,10 +364,10 @@ func formatResources(rl corev1.ResourceList, names []corev1.ResourceName) string
 	return strings.Join(parts, ", ")
 }
 
-func (sc *schedContext) resources(p *corev1.Pod) []string {
+func (sc *schedContext) resources(p *corev1.Pod) []casebook.Evidence {
 	names := []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage}
 	req := podRequests(p)
-	out := []string{fmt.Sprintf("pod %s requests %s", objName(p.Namespace, p.Name), formatResources(req, names))}
+	out := []casebook.Evidence{quote(casebook.KindPod, objName(p.Namespace, p.Name), "requests %s", formatResources(req, names))}
 	if sc.used == nil {
 		sc.used = sc.requestedByNode()
 	}
@@ -382,8 +382,7 @@ func (sc *schedContext) resources(p *corev1.Pod) []string {
 				present = append(present, name)
 			}
 		}
-		out = append(out, fmt.Sprintf("node %s allocatable %s; requested by its pods %s", n.Name,
-			formatResources(n.Status.Allocatable, present), formatResources(withZeros(used[n.Name], present), present)))
+		out = append(out, quote(casebook.KindNode, n.Name, "allocatable %s; requested by its pods %s", formatResources(n.Status.Allocatable, present), formatResources(withZeros(used[n.Name], present), present)))
 	}
 	return out
 }
@@ -400,8 +399,8 @@ func withZeros(rl corev1.ResourceList, names []corev1.ResourceName) corev1.Resou
 	return full
 }
 
-func (sc *schedContext) taints(p *corev1.Pod) []string {
-	var out []string
+func (sc *schedContext) taints(p *corev1.Pod) []casebook.Evidence {
+	var out []casebook.Evidence
 	for _, n := range sc.nodes {
 		for _, t := range n.Spec.Taints {
 			if t.Effect == corev1.TaintEffectPreferNoSchedule {
@@ -415,15 +414,15 @@ func (sc *schedContext) taints(p *corev1.Pod) []string {
 				}
 			}
 			if !tolerated {
-				out = append(out, fmt.Sprintf("node %s taint %s (not tolerated by the pod)", n.Name, t.ToString()))
+				out = append(out, quote(casebook.KindNode, n.Name, "taint %s (not tolerated by the pod)", t.ToString()))
 			}
 		}
 	}
 	return out
 }
 
-func (sc *schedContext) selectors(p *corev1.Pod) []string {
-	var out []string
+func (sc *schedContext) selectors(p *corev1.Pod) []casebook.Evidence {
+	var out []casebook.Evidence
 	keys := make([]string, 0, len(p.Spec.NodeSelector))
 	for k := range p.Spec.NodeSelector {
 		keys = append(keys, k)
@@ -438,16 +437,16 @@ func (sc *schedContext) selectors(p *corev1.Pod) []string {
 			}
 		}
 		if matched == 0 {
-			out = append(out, fmt.Sprintf("pod %s spec.nodeSelector %s=%s matches 0 of %d nodes", objName(p.Namespace, p.Name), k, v, len(sc.nodes)))
+			out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "spec.nodeSelector %s=%s matches 0 of %d nodes", k, v, len(sc.nodes)))
 		}
 	}
 	if rc := sc.runtimeClass(p.Spec.RuntimeClassName); rc != nil && rc.Scheduling != nil && len(rc.Scheduling.NodeSelector) > 0 {
-		out = append(out, fmt.Sprintf("RuntimeClass %s scheduling.nodeSelector: %s", rc.Name, formatLabels(rc.Scheduling.NodeSelector)))
+		out = append(out, quote(casebook.KindRuntimeClass, rc.Name, "scheduling.nodeSelector: %s", formatLabels(rc.Scheduling.NodeSelector)))
 	}
 	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
 		for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
 			for _, e := range term.MatchExpressions {
-				out = append(out, fmt.Sprintf("pod %s requires node affinity %s %s %s", objName(p.Namespace, p.Name), e.Key, e.Operator, strings.Join(e.Values, ",")))
+				out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "requires node affinity %s %s %s", e.Key, e.Operator, strings.Join(e.Values, ",")))
 			}
 		}
 	}
@@ -470,7 +469,7 @@ func (sc *schedContext) runtimeClass(name *string) *nodev1.RuntimeClass {
 	return sc.runtimeClasses[*name]
 }
 
-func (sc *schedContext) claims(p *corev1.Pod) []string {
+func (sc *schedContext) claims(p *corev1.Pod) []casebook.Evidence {
 	if sc.pvcs == nil {
 		sc.pvcs = map[string]*corev1.PersistentVolumeClaim{}
 		pvcs, err := cluster.List[corev1.PersistentVolumeClaim](sc.r.st, casebook.KindPersistentVolumeClaim, casebook.AllNamespaces)
@@ -480,25 +479,25 @@ func (sc *schedContext) claims(p *corev1.Pod) []string {
 			}
 		}
 	}
-	var out []string
+	var out []casebook.Evidence
 	for _, v := range p.Spec.Volumes {
 		if v.PersistentVolumeClaim == nil {
 			continue
 		}
 		c := sc.pvcs[p.Namespace+"/"+v.PersistentVolumeClaim.ClaimName]
 		if c == nil {
-			out = append(out, fmt.Sprintf("pod %s volume %s: PersistentVolumeClaim %q not found", objName(p.Namespace, p.Name), v.Name, v.PersistentVolumeClaim.ClaimName))
+			out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "volume %s: PersistentVolumeClaim %q not found", v.Name, v.PersistentVolumeClaim.ClaimName))
 			continue
 		}
 		sc := "<default>"
 		if c.Spec.StorageClassName != nil {
 			sc = *c.Spec.StorageClassName
 		}
-		s := fmt.Sprintf("PersistentVolumeClaim %s status.phase: %s, storageClassName: %s", objName(c.Namespace, c.Name), c.Status.Phase, sc)
+		text := fmt.Sprintf("%s, storageClassName: %s", c.Status.Phase, sc)
 		if c.Spec.VolumeName != "" {
-			s += ", volumeName: " + c.Spec.VolumeName
+			text += ", volumeName: " + c.Spec.VolumeName
 		}
-		out = append(out, s)
+		out = append(out, casebook.Evidence{Object: ref(casebook.KindPersistentVolumeClaim, c), Field: "status.phase", Text: text})
 	}
 	return out
 }

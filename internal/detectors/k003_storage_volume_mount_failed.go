@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -96,7 +95,7 @@ func provisionerNotRunning(pods []*corev1.Pod, events *cluster.EventIndex) (case
 		Message: "the local-path provisioner is not running, so no local-path volume is created or deleted"}
 	for _, p := range prov {
 		f.Objects = append(f.Objects, ref(casebook.KindPod, p))
-		f.Evidence = append(f.Evidence, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+		f.Evidence = append(f.Evidence, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 		f.Evidence = append(f.Evidence, waitingReasons(p)...)
 		for _, e := range lastByReason(events.Of("Pod", p, "BackOff", "Failed", "FailedScheduling", "FailedMount")) {
 			f.Evidence = append(f.Evidence, quoteEvent(e))
@@ -117,7 +116,7 @@ func helperPodFailures(sto *storage, pods []*corev1.Pod, events *cluster.EventIn
 		if p.Status.Phase == corev1.PodSucceeded || p.DeletionTimestamp != nil || podRunning(p) {
 			continue
 		}
-		ev := []string{fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase)}
+		ev := []casebook.Evidence{quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase)}
 		ev = append(ev, waitingReasons(p)...)
 		if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 			ev = append(ev, quotePodCondition(p, c))
@@ -178,16 +177,16 @@ func pinnedToBadNode(sto *storage, pods []*corev1.Pod, nodes []*corev1.Node, eve
 		if len(waiting) == 0 {
 			continue
 		}
-		ev := []string{quotePVNodeAffinity(pv)}
+		ev := []casebook.Evidence{quotePVNodeAffinity(pv)}
 		cause, msg := "pv-node-gone", "the pod's local-path volume lives on a node that no longer exists, so the pod cannot start anywhere"
 		if node == nil {
-			ev = append(ev, fmt.Sprintf("node %s not found; nodes: %s", host, nodeNames(nodes)))
+			ev = append(ev, quote(casebook.KindNode, host, "not found; nodes: %s", nodeNames(nodes)))
 		} else {
 			cause, msg = "pv-node-not-ready", "the pod's local-path volume lives on a node that is not Ready, so the pod cannot start"
 			if c := nodeCondition(node, corev1.NodeReady); c != nil {
-				ev = append(ev, fmt.Sprintf("node %s condition Ready=%s reason %s: %s", node.Name, c.Status, c.Reason, c.Message))
+				ev = append(ev, quote(casebook.KindNode, node.Name, "condition Ready=%s reason %s: %s", c.Status, c.Reason, c.Message))
 			} else {
-				ev = append(ev, fmt.Sprintf("node %s has no Ready condition", node.Name))
+				ev = append(ev, quote(casebook.KindNode, node.Name, "has no Ready condition"))
 			}
 		}
 		objs := []casebook.ObjectRef{}
@@ -209,7 +208,7 @@ func pinnedToBadNode(sto *storage, pods []*corev1.Pod, nodes []*corev1.Node, eve
 // /var/lib/rancher/k3s/storage is gone (node rebuilt, disk not mounted).
 func localPathMountFailure(sto *storage, p *corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
 	vols := sto.claimVolumes(p)
-	var ev []string
+	var ev []casebook.Evidence
 	objs := []casebook.ObjectRef{ref(casebook.KindPod, p)}
 	for _, e := range lastByMessage(events.Of("Pod", p, "FailedMount")) {
 		local := false

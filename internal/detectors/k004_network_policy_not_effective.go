@@ -130,7 +130,7 @@ func (r *reader) cniDaemonSets() ([]*appsv1.DaemonSet, bool, error) {
 // flannel still runs or --flannel-backend none brought another CNI.
 func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, sets []*appsv1.DaemonSet) []casebook.Finding {
 	policyCNI := false
-	var otherCNI []string
+	var otherCNI []casebook.Evidence
 	for _, d := range sets {
 		name := d.Name
 		if v := d.Labels["k8s-app"]; policyCNIs[v] != "" {
@@ -139,7 +139,7 @@ func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, 
 		if policyCNIs[name] != "" {
 			policyCNI = true
 		} else if strings.Contains(d.Name, "flannel") {
-			otherCNI = append(otherCNI, fmt.Sprintf("daemonset %s: flannel does not enforce NetworkPolicy", objName(d.Namespace, d.Name)))
+			otherCNI = append(otherCNI, quoteOf(casebook.KindDaemonSet, d, "flannel does not enforce NetworkPolicy"))
 		}
 	}
 	if policyCNI {
@@ -159,9 +159,9 @@ func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, 
 		Message: "NetworkPolicies exist but no one enforces them: K3s runs with --disable-network-policy and no CNI with a policy engine is installed"}
 	for _, n := range disabled {
 		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
-		f.Evidence = append(f.Evidence, fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)))
+		f.Evidence = append(f.Evidence, quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)))
 	}
-	f.Evidence = append(f.Evidence, "no DaemonSet of a CNI that enforces NetworkPolicy (calico-node, canal, cilium, kube-router, antrea-agent, weave-net)")
+	f.Evidence = append(f.Evidence, note(casebook.KindDaemonSet, "no DaemonSet of a CNI that enforces NetworkPolicy (calico-node, canal, cilium, kube-router, antrea-agent, weave-net)"))
 	f.Evidence = append(f.Evidence, otherCNI...)
 	f.Objects, f.Evidence = appendPolicies(f.Objects, f.Evidence, policies)
 	return []casebook.Finding{f}
@@ -169,7 +169,7 @@ func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, 
 
 // appendPolicies adds the policies to a finding's objects and quotes the
 // first few of them.
-func appendPolicies(objs []casebook.ObjectRef, ev []string, policies []*networkingv1.NetworkPolicy) ([]casebook.ObjectRef, []string) {
+func appendPolicies(objs []casebook.ObjectRef, ev []casebook.Evidence, policies []*networkingv1.NetworkPolicy) ([]casebook.ObjectRef, []casebook.Evidence) {
 	const quoted = 5
 	for i, p := range policies {
 		objs = append(objs, ref(casebook.KindNetworkPolicy, p))
@@ -178,7 +178,7 @@ func appendPolicies(objs []casebook.ObjectRef, ev []string, policies []*networki
 		}
 	}
 	if len(policies) > quoted {
-		ev = append(ev, fmt.Sprintf("... and %d more NetworkPolicies", len(policies)-quoted))
+		ev = append(ev, note(casebook.KindNetworkPolicy, "... and %d more NetworkPolicies", len(policies)-quoted))
 	}
 	return objs, ev
 }
@@ -233,7 +233,7 @@ func effectiveTypes(p *networkingv1.NetworkPolicy) (ingress, egress bool) {
 	return ingress, egress
 }
 
-func quotePolicy(p *networkingv1.NetworkPolicy) string {
+func quotePolicy(p *networkingv1.NetworkPolicy) casebook.Evidence {
 	sel := metav1.FormatLabelSelector(&p.Spec.PodSelector)
 	if sel == "<none>" {
 		sel = "{} (every pod in the namespace)"
@@ -246,7 +246,7 @@ func quotePolicy(p *networkingv1.NetworkPolicy) string {
 	if eg {
 		types = append(types, "Egress")
 	}
-	return fmt.Sprintf("networkpolicy %s: podSelector %s, policyTypes [%s]", objName(p.Namespace, p.Name), sel, strings.Join(types, ", "))
+	return quoteOf(casebook.KindNetworkPolicy, p, "spec: podSelector %s, policyTypes [%s]", sel, strings.Join(types, ", "))
 }
 
 // policySelects reports whether a policy applies to a pod. Pods on the
@@ -324,7 +324,7 @@ func selectsNoPod(p *networkingv1.NetworkPolicy, pods []*corev1.Pod, w *workload
 			return casebook.Finding{}, false
 		}
 	}
-	var ownLabels []string
+	var ownLabels []casebook.Evidence
 	for _, t := range w.templates {
 		if t.namespace != p.Namespace {
 			continue
@@ -334,13 +334,13 @@ func selectsNoPod(p *networkingv1.NetworkPolicy, pods []*corev1.Pod, w *workload
 			return casebook.Finding{}, false
 		}
 		if sel.Matches(labels.Set(t.labels)) {
-			ownLabels = append(ownLabels, fmt.Sprintf("%s %s has labels %s, but its pod template's labels are %s",
-				t.kind, objName(t.namespace, t.name), formatLabels(t.labels), formatLabels(t.pod)))
+			ownLabels = append(ownLabels, quote(casebook.Kind(t.kind), objName(t.namespace, t.name), "has labels %s, but its pod template's labels are %s",
+				formatLabels(t.labels), formatLabels(t.pod)))
 		}
 	}
-	ev := []string{
-		fmt.Sprintf("networkpolicy %s spec.podSelector: %s", objName(p.Namespace, p.Name), metav1.FormatLabelSelector(&p.Spec.PodSelector)),
-		fmt.Sprintf("no pod in namespace %s matches it (%d pods there)", p.Namespace, len(pods)),
+	ev := []casebook.Evidence{
+		quote(casebook.KindNetworkPolicy, objName(p.Namespace, p.Name), "spec.podSelector: %s", metav1.FormatLabelSelector(&p.Spec.PodSelector)),
+		note(casebook.KindPod, "no pod in namespace %s matches it (%d pods there)", p.Namespace, len(pods)),
 	}
 	ev = append(ev, ownLabels...)
 	if len(p.Spec.PodSelector.MatchExpressions) == 0 {
@@ -420,7 +420,9 @@ func egressWithoutDNS(policies []*networkingv1.NetworkPolicy, podsByNS map[strin
 			Message: "the egress NetworkPolicies of these pods allow no UDP port 53, so their DNS lookups fail"}
 		for _, p := range g.policies {
 			f.Objects = append(f.Objects, ref(casebook.KindNetworkPolicy, p))
-			f.Evidence = append(f.Evidence, quotePolicy(p)+", egress "+quoteEgress(p.Spec.Egress))
+			ev := quotePolicy(p)
+			ev.Text += ", egress " + quoteEgress(p.Spec.Egress)
+			f.Evidence = append(f.Evidence, ev)
 		}
 		const quoted = 3
 		var names []string
@@ -433,7 +435,7 @@ func egressWithoutDNS(policies []*networkingv1.NetworkPolicy, podsByNS map[strin
 		if len(g.pods) > quoted {
 			more = fmt.Sprintf(" and %d more", len(g.pods)-quoted)
 		}
-		f.Evidence = append(f.Evidence, fmt.Sprintf("pods in %s governed by no egress rule to port 53/UDP: %s%s", g.policies[0].Namespace, strings.Join(names, ", "), more))
+		f.Evidence = append(f.Evidence, note(casebook.KindPod, "pods in %s governed by no egress rule to port 53/UDP: %s%s", g.policies[0].Namespace, strings.Join(names, ", "), more))
 		out = append(out, f)
 	}
 	return out
@@ -575,10 +577,10 @@ func ingressServicePorts(p *networkingv1.NetworkPolicy, pods []*corev1.Pod, serv
 			out = append(out, casebook.Finding{
 				CaseID: "K-004", Cause: "ingress-port-is-service-port", Objects: []casebook.ObjectRef{ref(casebook.KindNetworkPolicy, p)},
 				Message: "the NetworkPolicy allows the Service's port, but policies see the pod's port (the targetPort), so the traffic it means to allow is refused",
-				Evidence: []string{
-					fmt.Sprintf("networkpolicy %s ingress ports: %s", objName(p.Namespace, p.Name), quotePolicyPort(pp)),
-					fmt.Sprintf("service %s spec.ports[%s]: port %d, targetPort %s", objName(svc.Namespace, svc.Name), servicePortName(sp), sp.Port, target),
-					fmt.Sprintf("the selected pods declare container ports: %s", strings.Join(podPorts, ", ")),
+				Evidence: []casebook.Evidence{
+					quote(casebook.KindNetworkPolicy, objName(p.Namespace, p.Name), "ingress ports: %s", quotePolicyPort(pp)),
+					quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.ports[%s]: port %d, targetPort %s", servicePortName(sp), sp.Port, target),
+					note(casebook.KindPod, "the selected pods declare container ports: %s", strings.Join(podPorts, ", ")),
 				},
 			})
 		}

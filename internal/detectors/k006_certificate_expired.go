@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -84,15 +83,19 @@ func certWarning(n *corev1.Node, warn, ok *corev1.Event) (casebook.Finding, bool
 	lines := strings.Split(strings.TrimSpace(warn.Message), "\n")
 	first := *warn
 	first.Message = lines[0]
-	ev := []string{quoteEvent(&first)}
+	ev := []casebook.Evidence{quoteEvent(&first)}
 	for _, ln := range lines[1:] {
-		ev = append(ev, fmt.Sprintf("event %s %s on Node %s (continued): %s", warn.Type, warn.Reason, n.Name, ln))
+		cont := quoteEvent(warn)
+		cont.Field, cont.Text = "event "+warn.Type+" "+warn.Reason+" (continued)", ln
+		ev = append(ev, cont)
 	}
 	if ok != nil {
-		ev = append(ev, fmt.Sprintf("last %s on node %s was before this warning: %s", certOKReason, n.Name, quoteEvent(ok)))
+		okEv := quoteEvent(ok)
+		okEv.Field += " (before this warning)"
+		ev = append(ev, okEv)
 	}
 	if c := nodeCondition(n, corev1.NodeReady); c != nil && c.Status != corev1.ConditionTrue {
-		ev = append(ev, fmt.Sprintf("node %s condition Ready=%s reason %s: %s", n.Name, c.Status, c.Reason, c.Message))
+		ev = append(ev, quote(casebook.KindNode, n.Name, "condition Ready=%s reason %s: %s", c.Status, c.Reason, c.Message))
 	}
 	f := casebook.Finding{CaseID: "K-006", Objects: []casebook.ObjectRef{ref(casebook.KindNode, n)}, Evidence: ev}
 	switch {

@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -86,7 +85,7 @@ func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, st *cluster.S
 		for _, b := range backendOrder {
 			for _, n := range backends[b] {
 				f.Objects = append(f.Objects, ref(casebook.KindNode, n))
-				f.Evidence = append(f.Evidence, fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)))
+				f.Evidence = append(f.Evidence, quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)))
 			}
 		}
 		out = append(out, f)
@@ -111,8 +110,8 @@ func internalIP(n *corev1.Node) string {
 	return ""
 }
 
-func quoteFlannelNode(n *corev1.Node) string {
-	return fmt.Sprintf("node %s annotation %s: %s, InternalIP %s", n.Name, flannelPublicIP, n.Annotations[flannelPublicIP], internalIP(n))
+func quoteFlannelNode(n *corev1.Node) casebook.Evidence {
+	return quote(casebook.KindNode, n.Name, "annotation %s: %s, InternalIP %s", flannelPublicIP, n.Annotations[flannelPublicIP], internalIP(n))
 }
 
 // duplicatePublicIPs finds nodes whose flannel registered the same public
@@ -166,7 +165,7 @@ func flannelNotNodeIP(nodes []*corev1.Node) []casebook.Finding {
 			continue
 		}
 		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
-		f.Evidence = append(f.Evidence, quoteFlannelNode(n), fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)))
+		f.Evidence = append(f.Evidence, quoteFlannelNode(n), quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)))
 	}
 	if len(f.Objects) == 0 {
 		return nil
@@ -200,9 +199,9 @@ func flannelMissing(nodes []*corev1.Node) []casebook.Finding {
 			continue
 		}
 		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
-		f.Evidence = append(f.Evidence, fmt.Sprintf("node %s has no annotation %s (%d other nodes have them)", n.Name, strings.Join(missing, ", "), registered))
+		f.Evidence = append(f.Evidence, quote(casebook.KindNode, n.Name, "has no annotation %s (%d other nodes have them)", strings.Join(missing, ", "), registered))
 		if n.Spec.PodCIDR == "" {
-			f.Evidence = append(f.Evidence, fmt.Sprintf("node %s spec.podCIDR is empty", n.Name))
+			f.Evidence = append(f.Evidence, quote(casebook.KindNode, n.Name, "spec.podCIDR is empty"))
 		}
 		if c := nodeCondition(n, corev1.NodeReady); c != nil {
 			f.Evidence = append(f.Evidence, quoteNodeCondition(n, c))
@@ -236,13 +235,13 @@ func networkUnavailable(nodes []*corev1.Node) []casebook.Finding {
 	return []casebook.Finding{f}
 }
 
-func quoteNodeCondition(n *corev1.Node, c *corev1.NodeCondition) string {
-	s := fmt.Sprintf("node %s condition %s=%s", n.Name, c.Type, c.Status)
+func quoteNodeCondition(n *corev1.Node, c *corev1.NodeCondition) casebook.Evidence {
+	s := quote(casebook.KindNode, n.Name, "condition %s=%s", c.Type, c.Status)
 	if c.Reason != "" {
-		s += " reason " + c.Reason
+		s.Text += " reason " + c.Reason
 	}
 	if c.Message != "" {
-		s += ": " + c.Message
+		s.Text += ": " + c.Message
 	}
 	return s
 }

@@ -82,7 +82,7 @@ func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]case
 			continue
 		}
 		svcRef := ref(casebook.KindService, svc)
-		selectorQuote := fmt.Sprintf("service %s spec.selector: %s", objName(svc.Namespace, svc.Name), formatLabels(svc.Spec.Selector))
+		selectorQuote := quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.selector: %s", formatLabels(svc.Spec.Selector))
 		var selected []*corev1.Pod
 		for _, p := range podsByNS[svc.Namespace] {
 			if selects(svc.Spec.Selector, p.Labels) {
@@ -92,7 +92,7 @@ func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]case
 		svcSlices := slicesBySvc[svc.Namespace+"/"+svc.Name]
 
 		if len(selected) == 0 {
-			ev := []string{selectorQuote}
+			ev := []casebook.Evidence{selectorQuote}
 			ev = append(ev, quoteSlices(svcSlices)...)
 			ev = append(ev, nearMisses(svc.Spec.Selector, podsByNS[svc.Namespace])...)
 			out = append(out, casebook.Finding{
@@ -110,13 +110,13 @@ func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]case
 			}
 		}
 		if ready == 0 {
-			ev := []string{selectorQuote}
+			ev := []casebook.Evidence{selectorQuote}
 			ev = append(ev, quoteSlices(svcSlices)...)
 			for _, p := range selected {
 				if c := podCondition(p, corev1.PodReady); c != nil {
 					ev = append(ev, quotePodCondition(p, c))
 				} else {
-					ev = append(ev, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+					ev = append(ev, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 				}
 				ev = append(ev, waitingReasons(p)...)
 				if e := last(events.Of("Pod", p, "Unhealthy", "FailedScheduling", "BackOff")); e != nil {
@@ -148,7 +148,7 @@ func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]case
 // checkTargetPort finds a targetPort the selected pods do not expose. A
 // named targetPort that no container declares gets no endpoint port at all;
 // a numeric one is only judged when the pods declare their ports.
-func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*corev1.Pod, selectorQuote string) (casebook.Finding, bool) {
+func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*corev1.Pod, selectorQuote casebook.Evidence) (casebook.Finding, bool) {
 	target := sp.TargetPort
 	if target.Type == intstr.Int && target.IntVal == 0 {
 		target = intstr.FromInt32(sp.Port)
@@ -192,9 +192,9 @@ func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*cor
 	if portName == "" {
 		portName = fmt.Sprint(sp.Port)
 	}
-	exposedQuote := "the selected pods declare no container ports"
+	exposedQuote := note(casebook.KindPod, "the selected pods declare no container ports")
 	if len(exposed) > 0 {
-		exposedQuote = "the selected pods declare container ports: " + strings.Join(exposed, ", ")
+		exposedQuote = note(casebook.KindPod, "the selected pods declare container ports: %s", strings.Join(exposed, ", "))
 	}
 	cause, msg := "target-port-not-exposed", "the Service's targetPort is not a port its pods expose"
 	if target.Type == intstr.String {
@@ -203,8 +203,8 @@ func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*cor
 	return casebook.Finding{
 		CaseID: "N-002", Cause: cause, Objects: []casebook.ObjectRef{ref(casebook.KindService, svc)},
 		Message: msg,
-		Evidence: []string{
-			fmt.Sprintf("service %s spec.ports[%s]: port %d, targetPort %s, protocol %s", objName(svc.Namespace, svc.Name), portName, sp.Port, target.String(), proto),
+		Evidence: []casebook.Evidence{
+			quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.ports[%s]: port %d, targetPort %s, protocol %s", portName, sp.Port, target.String(), proto),
 			exposedQuote, selectorQuote,
 		},
 	}, true
@@ -222,7 +222,7 @@ func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *clust
 	if len(lb) == 0 {
 		return casebook.Finding{}, false
 	}
-	var ev []string
+	var ev []casebook.Evidence
 	for _, p := range lb {
 		if podRunning(p) {
 			return casebook.Finding{}, false
@@ -230,14 +230,14 @@ func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *clust
 		if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 			ev = append(ev, quotePodCondition(p, c))
 		} else {
-			ev = append(ev, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+			ev = append(ev, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 		}
 		ev = append(ev, waitingReasons(p)...)
 		if e := last(events.Of("Pod", p, "FailedScheduling")); e != nil {
 			ev = append(ev, quoteEventsOf(p, []*corev1.Event{e})...)
 		}
 	}
-	ev = append([]string{fmt.Sprintf("service %s type LoadBalancer status.loadBalancer: {}", objName(svc.Namespace, svc.Name))}, ev...)
+	ev = append([]casebook.Evidence{quote(casebook.KindService, objName(svc.Namespace, svc.Name), "type LoadBalancer status.loadBalancer: {}")}, ev...)
 	objs := []casebook.ObjectRef{ref(casebook.KindService, svc)}
 	for _, p := range lb {
 		objs = append(objs, ref(casebook.KindPod, p))
@@ -250,8 +250,8 @@ func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *clust
 }
 
 // quoteSlices quotes a Service's EndpointSlices: how many endpoints, how many ready.
-func quoteSlices(slices []*discoveryv1.EndpointSlice) []string {
-	var out []string
+func quoteSlices(slices []*discoveryv1.EndpointSlice) []casebook.Evidence {
+	var out []casebook.Evidence
 	for _, s := range slices {
 		ready := 0
 		for _, e := range s.Endpoints {
@@ -259,7 +259,7 @@ func quoteSlices(slices []*discoveryv1.EndpointSlice) []string {
 				ready++
 			}
 		}
-		out = append(out, fmt.Sprintf("endpointslice %s: %d endpoint(s), %d ready", objName(s.Namespace, s.Name), len(s.Endpoints), ready))
+		out = append(out, quoteOf(casebook.KindEndpointSlice, s, "endpoints: %d, %d ready", len(s.Endpoints), ready))
 	}
 	return out
 }
@@ -267,8 +267,8 @@ func quoteSlices(slices []*discoveryv1.EndpointSlice) []string {
 // nearMisses quotes up to three pods whose labels come close to the
 // selector: every key present, and each differing value similar to the
 // wanted one (the usual typo or rename: "webapp" for "web").
-func nearMisses(selector map[string]string, pods []*corev1.Pod) []string {
-	var out []string
+func nearMisses(selector map[string]string, pods []*corev1.Pod) []casebook.Evidence {
+	var out []casebook.Evidence
 	for _, p := range pods {
 		close := true
 		for k, want := range selector {
@@ -279,7 +279,7 @@ func nearMisses(selector map[string]string, pods []*corev1.Pod) []string {
 			}
 		}
 		if close && len(out) < 3 {
-			out = append(out, fmt.Sprintf("pod %s labels: %s", objName(p.Namespace, p.Name), formatLabels(p.Labels)))
+			out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "labels: %s", formatLabels(p.Labels)))
 		}
 	}
 	return out

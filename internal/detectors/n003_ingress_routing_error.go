@@ -104,7 +104,7 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 				out = append(out, casebook.Finding{
 					CaseID: "N-003", Cause: "ingress-class-missing", Objects: []casebook.ObjectRef{ingRef},
 					Message:  "the Ingress names an IngressClass that does not exist, so no controller serves it",
-					Evidence: []string{classQuote, "IngressClasses in the cluster: " + listClasses(classes)},
+					Evidence: []casebook.Evidence{classQuote, note(casebook.KindIngressClass, "IngressClasses in the cluster: %s", listClasses(classes))},
 				})
 			} else if f, ok := checkController(ing, class, classQuote, classByName, classes, pods, nodes); ok {
 				out = append(out, f)
@@ -113,12 +113,12 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 
 		for _, b := range backends(ing) {
 			svc := svcByName[ing.Namespace+"/"+b.service.Name]
-			quote := fmt.Sprintf("ingress %s %s backend: service %s port %s", name, b.where, b.service.Name, backendPort(b.service.Port))
+			backendQuote := quote(casebook.KindIngress, name, "%s backend: service %s port %s", b.where, b.service.Name, backendPort(b.service.Port))
 			if svc == nil {
 				out = append(out, casebook.Finding{
 					CaseID: "N-003", Cause: "backend-service-missing", Objects: []casebook.ObjectRef{ingRef},
 					Message:  "the Ingress routes to a Service that does not exist",
-					Evidence: []string{quote, fmt.Sprintf("service %s not found", objName(ing.Namespace, b.service.Name))},
+					Evidence: []casebook.Evidence{backendQuote, quote(casebook.KindService, objName(ing.Namespace, b.service.Name), "not found")},
 				})
 				continue
 			}
@@ -129,9 +129,8 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 				}
 				out = append(out, casebook.Finding{
 					CaseID: "N-003", Cause: "backend-port-missing", Objects: []casebook.ObjectRef{ingRef},
-					Message: "the Ingress routes to a port its backend Service does not have",
-					Evidence: []string{quote, fmt.Sprintf("service %s spec.ports: %s", objName(svc.Namespace, svc.Name),
-						strings.Join(ports, ", "))},
+					Message:  "the Ingress routes to a port its backend Service does not have",
+					Evidence: []casebook.Evidence{backendQuote, quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.ports: %s", strings.Join(ports, ", "))},
 				})
 			}
 		}
@@ -144,9 +143,9 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 				out = append(out, casebook.Finding{
 					CaseID: "N-003", Cause: "tls-secret-missing", Objects: []casebook.ObjectRef{ingRef},
 					Message: "the Ingress's TLS Secret does not exist, so HTTPS is served with the controller's default certificate or not at all",
-					Evidence: []string{
-						fmt.Sprintf("ingress %s spec.tls: hosts %s, secretName %s", name, strings.Join(tls.Hosts, ","), tls.SecretName),
-						fmt.Sprintf("secret %s not found", objName(ing.Namespace, tls.SecretName)),
+					Evidence: []casebook.Evidence{
+						quote(casebook.KindIngress, name, "spec.tls: hosts %s, secretName %s", strings.Join(tls.Hosts, ","), tls.SecretName),
+						quote(casebook.KindSecret, objName(ing.Namespace, tls.SecretName), "not found"),
 					},
 				})
 			}
@@ -158,18 +157,18 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 
 // effectiveClass returns the class an Ingress belongs to and quotes where
 // that comes from.
-func effectiveClass(ing *networkingv1.Ingress, defaults []*networkingv1.IngressClass) (string, string) {
+func effectiveClass(ing *networkingv1.Ingress, defaults []*networkingv1.IngressClass) (string, casebook.Evidence) {
 	name := objName(ing.Namespace, ing.Name)
 	switch {
 	case ing.Spec.IngressClassName != nil:
-		return *ing.Spec.IngressClassName, fmt.Sprintf("ingress %s spec.ingressClassName: %s", name, *ing.Spec.IngressClassName)
+		return *ing.Spec.IngressClassName, quote(casebook.KindIngress, name, "spec.ingressClassName: %s", *ing.Spec.IngressClassName)
 	case ing.Annotations[legacyClassAnnotation] != "":
 		c := ing.Annotations[legacyClassAnnotation]
-		return c, fmt.Sprintf("ingress %s annotation %s: %s", name, legacyClassAnnotation, c)
+		return c, quote(casebook.KindIngress, name, "annotation %s: %s", legacyClassAnnotation, c)
 	case len(defaults) == 1:
-		return defaults[0].Name, fmt.Sprintf("ingress %s has no class; default IngressClass: %s", name, defaults[0].Name)
+		return defaults[0].Name, quote(casebook.KindIngress, name, "has no class; default IngressClass: %s", defaults[0].Name)
 	}
-	return "", fmt.Sprintf("ingress %s has no class and the cluster has no default IngressClass", name)
+	return "", quote(casebook.KindIngress, name, "has no class and the cluster has no default IngressClass")
 }
 
 func listClasses(classes []*networkingv1.IngressClass) string {
@@ -186,7 +185,7 @@ func listClasses(classes []*networkingv1.IngressClass) string {
 // checkController finds an Ingress whose controller is not running: its
 // class's known controller has no ready pod, or no class and no controller
 // exist at all (K3s started with --disable traefik).
-func checkController(ing *networkingv1.Ingress, class, classQuote string, classByName map[string]*networkingv1.IngressClass,
+func checkController(ing *networkingv1.Ingress, class string, classQuote casebook.Evidence, classByName map[string]*networkingv1.IngressClass,
 	classes []*networkingv1.IngressClass, pods []*corev1.Pod, nodes []*corev1.Node) (casebook.Finding, bool) {
 	var controllers []string
 	if c := classByName[class]; c != nil {
@@ -200,7 +199,7 @@ func checkController(ing *networkingv1.Ingress, class, classQuote string, classB
 	} else {
 		return casebook.Finding{}, false
 	}
-	ev := []string{classQuote}
+	ev := []casebook.Evidence{classQuote}
 	for _, ctrl := range controllers {
 		known, ok := ingressControllers[ctrl]
 		if !ok {
@@ -216,10 +215,10 @@ func checkController(ing *networkingv1.Ingress, class, classQuote string, classB
 			}
 		}
 		if c := classByName[class]; c != nil {
-			ev = append(ev, fmt.Sprintf("ingressclass %s spec.controller: %s", c.Name, c.Spec.Controller))
+			ev = append(ev, quote(casebook.KindIngressClass, c.Name, "spec.controller: %s", c.Spec.Controller))
 		}
 		if len(found) == 0 {
-			ev = append(ev, fmt.Sprintf("no pod labelled %s=%s", known.label, known.value))
+			ev = append(ev, note(casebook.KindPod, "no pod labelled %s=%s", known.label, known.value))
 		}
 		for _, p := range found {
 			if c := podCondition(p, corev1.PodReady); c != nil {
@@ -339,7 +338,7 @@ func conflicts(ingresses []*networkingv1.Ingress, defaults []*networkingv1.Ingre
 		}
 		for _, c := range cs {
 			f.Objects = append(f.Objects, ref(casebook.KindIngress, c.ing))
-			f.Evidence = append(f.Evidence, fmt.Sprintf("ingress %s: host %s path %s -> service %s", objName(c.ing.Namespace, c.ing.Name), host, rt.path, c.backend))
+			f.Evidence = append(f.Evidence, quoteOf(casebook.KindIngress, c.ing, "rule: host %s path %s -> service %s", host, rt.path, c.backend))
 		}
 		out = append(out, f)
 	}

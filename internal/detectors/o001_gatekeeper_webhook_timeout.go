@@ -55,7 +55,7 @@ type gkWebhook struct {
 	service *admissionregistrationv1.ServiceReference
 }
 
-func (w gkWebhook) quote() string {
+func (w gkWebhook) quote() casebook.Evidence {
 	svc := "a URL"
 	if w.service != nil {
 		port := int32(443)
@@ -68,8 +68,7 @@ func (w gkWebhook) quote() string {
 		}
 		svc = fmt.Sprintf("service %s:%d%s", objName(w.service.Namespace, w.service.Name), port, path)
 	}
-	return fmt.Sprintf("validatingwebhookconfiguration %s webhook %s: failurePolicy %s, timeoutSeconds %d, %s",
-		w.config.Name, w.name, w.policy, w.timeout, svc)
+	return quote(casebook.KindValidatingWebhookConfiguration, w.config.Name, "webhook %s: failurePolicy %s, timeoutSeconds %d, %s", w.name, w.policy, w.timeout, svc)
 }
 
 // Detect checks every Gatekeeper webhook and the events of failed calls.
@@ -197,16 +196,16 @@ func (GatekeeperWebhookTimeout) Detect(ctx context.Context, st *cluster.State) (
 		for _, key := range seen {
 			b := backends[key]
 			if b.svc == nil {
-				f.Evidence = append(f.Evidence, fmt.Sprintf("service %s not found", key))
+				f.Evidence = append(f.Evidence, quote(casebook.KindService, key, "not found"))
 				continue
 			}
 			f.Objects = appendRef(f.Objects, ref(casebook.KindService, b.svc))
 			f.Evidence = append(f.Evidence, quoteSlices(b.slices)...)
 			if len(b.slices) == 0 {
-				f.Evidence = append(f.Evidence, fmt.Sprintf("service %s has no EndpointSlice", key))
+				f.Evidence = append(f.Evidence, quote(casebook.KindService, key, "has no EndpointSlice"))
 			}
 			if len(b.pods) == 0 {
-				f.Evidence = append(f.Evidence, fmt.Sprintf("no pod matches service %s selector %s", key, formatLabels(b.svc.Spec.Selector)))
+				f.Evidence = append(f.Evidence, quoteOf(casebook.KindService, b.svc, "spec.selector: %s (matches no pod)", formatLabels(b.svc.Spec.Selector)))
 			}
 			for _, p := range b.pods {
 				f.Objects = appendRef(f.Objects, ref(casebook.KindPod, p))
@@ -386,20 +385,19 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 // quotePodHealth quotes why a pod serves nothing: its Ready condition,
 // waiting or crashed containers, how its containers last ended, and its
 // latest scheduling or probe event.
-func quotePodHealth(p *corev1.Pod, events *cluster.EventIndex) []string {
-	var out []string
+func quotePodHealth(p *corev1.Pod, events *cluster.EventIndex) []casebook.Evidence {
+	var out []casebook.Evidence
 	if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 		out = append(out, quotePodCondition(p, c))
 	} else if c := podCondition(p, corev1.PodReady); c != nil {
 		out = append(out, quotePodCondition(p, c))
 	} else {
-		out = append(out, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+		out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 	}
 	out = append(out, waitingReasons(p)...)
 	for _, cs := range p.Status.ContainerStatuses {
 		if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" {
-			out = append(out, fmt.Sprintf("pod %s container %s last terminated: %s (exit code %d), restartCount %d",
-				objName(p.Namespace, p.Name), cs.Name, t.Reason, t.ExitCode, cs.RestartCount))
+			out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "container %s last terminated: %s (exit code %d), restartCount %d", cs.Name, t.Reason, t.ExitCode, cs.RestartCount))
 		}
 	}
 	if e := last(events.Of("Pod", p, "FailedScheduling", "Unhealthy", "BackOff")); e != nil {

@@ -112,10 +112,10 @@ func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, st *cluster.State) 
 		created, _, _ := unstructured.NestedBool(t.Object, "status", "created")
 		status := byPodStatus(t)
 		regoStatus, _ := splitRegoErrors(status)
-		quoted, failing := quoteByPodErrors(name, regoStatus, false)
-		var statusEv []string
+		quoted, failing := quoteByPodErrors(tRef, regoStatus, false)
+		var statusEv []casebook.Evidence
 		if failing > 0 {
-			statusEv = append([]string{fmt.Sprintf("%s status.created: %t, %d of %d pods report Rego errors", name, created, failing, len(status))}, quoted...)
+			statusEv = append([]casebook.Evidence{{Object: tRef, Field: "status.created", Text: fmt.Sprintf("%t, %d of %d pods report Rego errors", created, failing, len(status))}}, quoted...)
 		}
 
 		found, _, err := inspect.CheckTemplateObject(name, t.Object)
@@ -133,13 +133,13 @@ func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, st *cluster.State) 
 				msg += "; fix: " + f.NextStep
 			}
 			fs = append(fs, casebook.Finding{CaseID: "O-002", Cause: f.Cause, Objects: []casebook.ObjectRef{tRef},
-				Message: msg, Evidence: append([]string{}, f.Evidence...)})
+				Message: msg, Evidence: append([]casebook.Evidence{}, f.Evidence...)})
 		}
 		switch {
 		case len(fs) > 0 && failing > 0:
 			fs[0].Evidence = append(statusEv, fs[0].Evidence...)
 		case len(fs) > 0 && len(status) > 0 && !accepted:
-			fs[0].Evidence = append(fs[0].Evidence, pending(name, t, status)...)
+			fs[0].Evidence = append(fs[0].Evidence, pending(tRef, t, status)...)
 		case failing > 0:
 			fs = append(fs, casebook.Finding{CaseID: "O-002", Cause: "ingest-error", Objects: []casebook.ObjectRef{tRef},
 				Message:  "Gatekeeper pods cannot ingest the ConstraintTemplate's Rego: its constraint kind is not created (or those pods judge requests without it); the errors are quoted as the pods report them",
@@ -167,7 +167,7 @@ func ingested(t *unstructured.Unstructured, status []gkStatus) bool {
 
 // pending quotes the pods that have not reported on the template's current
 // generation yet: the spec checks found its errors first.
-func pending(name string, t *unstructured.Unstructured, status []gkStatus) []string {
+func pending(obj casebook.ObjectRef, t *unstructured.Unstructured, status []gkStatus) []casebook.Evidence {
 	var ids []string
 	var gen int64
 	for _, s := range status {
@@ -179,6 +179,6 @@ func pending(name string, t *unstructured.Unstructured, status []gkStatus) []str
 	if len(ids) == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("%s metadata.generation %d, status.byPod[%s].observedGeneration %d: Gatekeeper has not reported on this version yet",
-		name, t.GetGeneration(), strings.Join(ids, ", "), gen)}
+	return []casebook.Evidence{{Object: obj, Field: fmt.Sprintf("metadata.generation %d, status.byPod[%s].observedGeneration", t.GetGeneration(), strings.Join(ids, ", ")),
+		Text: fmt.Sprintf("%d: Gatekeeper has not reported on this version yet", gen)}}
 }

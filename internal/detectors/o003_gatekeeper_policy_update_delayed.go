@@ -90,16 +90,16 @@ func byPodStatus(obj *unstructured.Unstructured) []gkStatus {
 type gkPods map[string]*corev1.Pod
 
 // down quotes why a Gatekeeper pod is not Ready, or nothing if it is.
-func (g gkPods) down(id string) []string {
+func (g gkPods) down(id string) []casebook.Evidence {
 	p := g[id]
 	if p == nil || podReady(p) {
 		return nil
 	}
-	var out []string
+	var out []casebook.Evidence
 	if c := podCondition(p, corev1.PodReady); c != nil {
 		out = append(out, quotePodCondition(p, c))
 	} else {
-		out = append(out, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+		out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 	}
 	out = append(out, waitingReasons(p)...)
 	return append(out, g.restarts(id)...)
@@ -109,7 +109,7 @@ func (g gkPods) down(id string) []string {
 // Ready) but has restarted: it reloads every template and constraint
 // after each restart and lags behind while it does. A pod that never
 // restarted, or does not serve, quotes nothing.
-func (g gkPods) restarting(id string) []string {
+func (g gkPods) restarting(id string) []casebook.Evidence {
 	p := g[id]
 	if p == nil || !podReady(p) {
 		return nil
@@ -117,16 +117,16 @@ func (g gkPods) restarting(id string) []string {
 	return g.restarts(id)
 }
 
-func (g gkPods) restarts(id string) []string {
+func (g gkPods) restarts(id string) []casebook.Evidence {
 	p := g[id]
-	var out []string
+	var out []casebook.Evidence
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.RestartCount == 0 {
 			continue
 		}
-		s := fmt.Sprintf("pod %s container %s restartCount %d", objName(p.Namespace, p.Name), cs.Name, cs.RestartCount)
+		s := quote(casebook.KindPod, objName(p.Namespace, p.Name), "container %s restartCount %d", cs.Name, cs.RestartCount)
 		if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" {
-			s += fmt.Sprintf(", last terminated: %s (exit code %d) at %s", t.Reason, t.ExitCode, t.FinishedAt.UTC().Format("2006-01-02T15:04:05Z"))
+			s.Text += fmt.Sprintf(", last terminated: %s (exit code %d) at %s", t.Reason, t.ExitCode, t.FinishedAt.UTC().Format("2006-01-02T15:04:05Z"))
 		}
 		out = append(out, s)
 	}
@@ -181,23 +181,23 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 		status := byPodStatus(t)
 		// Errors in the template's own Rego are O-002's; the rest are ours.
 		regoStatus, otherStatus := splitRegoErrors(status)
-		_, regoFailing := quoteByPodErrors("", regoStatus, false)
-		errs, failing := quoteByPodErrors("constrainttemplate "+t.GetName(), otherStatus, false)
+		_, regoFailing := quoteByPodErrors(tRef, regoStatus, false)
+		errs, failing := quoteByPodErrors(tRef, otherStatus, false)
 		switch {
 		case regoFailing > 0 && failing == 0:
 			// O-002 reports it.
 		case !created && failing > 0:
 			out = append(out, casebook.Finding{CaseID: "O-003", Cause: "template-not-created", Objects: []casebook.ObjectRef{tRef},
 				Message:  "no Gatekeeper pod could set up the ConstraintTemplate, so the CRD of its constraint kind is not created: constraints of that kind fail with \"no matches for kind\" and nothing is enforced (errors in the template's own Rego are O-002's)",
-				Evidence: append([]string{fmt.Sprintf("constrainttemplate %s status.created: false", t.GetName())}, errs...)})
+				Evidence: append([]casebook.Evidence{{Object: tRef, Field: "status.created", Text: "false"}}, errs...)})
 		case failing > 0:
 			out = append(out, casebook.Finding{CaseID: "O-003", Cause: "template-errors-on-some-pods", Objects: []casebook.ObjectRef{tRef},
 				Message:  "some Gatekeeper pods report errors for the ConstraintTemplate: requests they answer are judged without it",
-				Evidence: append([]string{fmt.Sprintf("constrainttemplate %s status.created: true, %d of %d pods report errors", t.GetName(), failing, len(status))}, errs...)})
+				Evidence: append([]casebook.Evidence{{Object: tRef, Field: "status.created", Text: fmt.Sprintf("true, %d of %d pods report errors", failing, len(status))}}, errs...)})
 		case !created && len(statusDown) > 0:
 			stale = append(stale, t)
 		}
-		out = append(out, behind(tRef, "constrainttemplate "+t.GetName(), t.GetGeneration(), status, pods)...)
+		out = append(out, behind(tRef, t.GetGeneration(), status, pods)...)
 
 		kind, _, _ := unstructured.NestedString(t.Object, "spec", "crd", "spec", "names", "kind")
 		if kind == "" {
@@ -226,12 +226,12 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 			if ts, _, _ := unstructured.NestedString(c.Object, "status", "auditTimestamp"); ts > lastAudit {
 				lastAudit, lastAudited = ts, name
 			}
-			if errs, _ := quoteByPodErrors(name, cs, true); len(errs) > 0 {
+			if errs, _ := quoteByPodErrors(cRef, cs, true); len(errs) > 0 {
 				out = append(out, casebook.Finding{CaseID: "O-003", Cause: "constraint-not-enforced", Objects: []casebook.ObjectRef{cRef},
 					Message:  "Gatekeeper pods report errors for the constraint and do not enforce it",
 					Evidence: errs})
 			}
-			out = append(out, behind(cRef, name, c.GetGeneration(), cs, pods)...)
+			out = append(out, behind(cRef, c.GetGeneration(), cs, pods)...)
 		}
 	}
 
@@ -244,11 +244,10 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 		}
 		for _, t := range stale {
 			f.Objects = append(f.Objects, casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()})
-			f.Evidence = append(f.Evidence, fmt.Sprintf("constrainttemplate %s (generation %d) status.created: not true, status.byPod: %d entries",
-				t.GetName(), t.GetGeneration(), len(byPodStatus(t))))
+			f.Evidence = append(f.Evidence, casebook.Evidence{Object: casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()}, Field: fmt.Sprintf("(generation %d) status.created", t.GetGeneration()), Text: fmt.Sprintf("not true, status.byPod: %d entries", len(byPodStatus(t)))})
 		}
 		if lastAudit != "" {
-			f.Evidence = append(f.Evidence, fmt.Sprintf("latest status.auditTimestamp of any constraint: %s (%s)", lastAudit, lastAudited))
+			f.Evidence = append(f.Evidence, note("Constraint", "latest status.auditTimestamp of any constraint: %s (%s)", lastAudit, lastAudited))
 		}
 		out = append(out, f)
 	}
@@ -257,7 +256,7 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 
 // quoteByPodErrors quotes the errors of a status.byPod, one line per
 // distinct error with the pods that report it, and counts those pods.
-func quoteByPodErrors(name string, status []gkStatus, enforced bool) ([]string, int) {
+func quoteByPodErrors(obj casebook.ObjectRef, status []gkStatus, enforced bool) ([]casebook.Evidence, int) {
 	var order []string
 	pods := map[string][]string{}
 	failing := 0
@@ -277,9 +276,9 @@ func quoteByPodErrors(name string, status []gkStatus, enforced bool) ([]string, 
 		}
 		pods[e] = append(pods[e], s.id)
 	}
-	var out []string
+	var out []casebook.Evidence
 	for _, e := range order {
-		out = append(out, fmt.Sprintf("%s status.byPod[%s] %s", name, strings.Join(pods[e], ", "), e))
+		out = append(out, casebook.Evidence{Object: obj, Field: "status.byPod[" + strings.Join(pods[e], ", ") + "]", Text: e})
 	}
 	return out, failing
 }
@@ -289,8 +288,8 @@ func quoteByPodErrors(name string, status []gkStatus, enforced bool) ([]string, 
 // they keep falling behind: a request they answer is judged by the old
 // policy. A pod that never restarted and is a moment behind is catching up
 // and left out; a pod that is not Ready answers nothing (O-001).
-func behind(obj casebook.ObjectRef, name string, generation int64, status []gkStatus, pods gkPods) []casebook.Finding {
-	var ev []string
+func behind(obj casebook.ObjectRef, generation int64, status []gkStatus, pods gkPods) []casebook.Finding {
+	var ev []casebook.Evidence
 	var objs []casebook.ObjectRef
 	seen := map[string]bool{}
 	for _, s := range status {
@@ -302,7 +301,7 @@ func behind(obj casebook.ObjectRef, name string, generation int64, status []gkSt
 		if len(q) == 0 {
 			continue
 		}
-		ev = append(ev, fmt.Sprintf("%s metadata.generation %d, status.byPod[%s].observedGeneration %d", name, generation, s.id, s.observedGeneration))
+		ev = append(ev, casebook.Evidence{Object: obj, Field: fmt.Sprintf("metadata.generation %d, status.byPod[%s].observedGeneration", generation, s.id), Text: fmt.Sprint(s.observedGeneration)})
 		ev = append(ev, q...)
 		objs = append(objs, ref(casebook.KindPod, pods[s.id]))
 	}
@@ -316,7 +315,7 @@ func behind(obj casebook.ObjectRef, name string, generation int64, status []gkSt
 			if len(q) == 0 {
 				continue
 			}
-			ev = append(ev, fmt.Sprintf("%s metadata.generation %d, status.byPod has no entry for pod %s", name, generation, id))
+			ev = append(ev, casebook.Evidence{Object: obj, Field: fmt.Sprintf("metadata.generation %d, status.byPod", generation), Text: "no entry for pod " + id})
 			ev = append(ev, q...)
 			objs = append(objs, ref(casebook.KindPod, pods[id]))
 		}

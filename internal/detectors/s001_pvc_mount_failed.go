@@ -72,7 +72,7 @@ func (PVCMountFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook
 // pendingClaim explains why a Pending claim gets no volume, if it is stuck.
 func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pods []*corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
 	claimRef := ref(casebook.KindPersistentVolumeClaim, c)
-	ev := []string{quotePVC(c)}
+	ev := []casebook.Evidence{quotePVC(c)}
 	provisioningFailed := false
 	for _, e := range lastByReason(events.Of("PersistentVolumeClaim", c, "ProvisioningFailed", "ExternalProvisioning")) {
 		ev = append(ev, quoteEvent(e))
@@ -92,7 +92,7 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 		if len(sto.Defaults()) > 0 || c.Spec.VolumeName != "" {
 			return casebook.Finding{}, false
 		}
-		ev = append(ev, "no StorageClass is marked "+defaultSCAnnotation+"=true; StorageClasses: "+classNames(sto))
+		ev = append(ev, note(casebook.KindStorageClass, "no StorageClass is marked %s=true; StorageClasses: %s", defaultSCAnnotation, classNames(sto)))
 		return finding("no-default-storage-class", "the claim names no StorageClass and the cluster has no default one, so nothing provisions it")
 	case *c.Spec.StorageClassName == "":
 		// Static binding to a pre-made volume; nothing to provision.
@@ -100,7 +100,7 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 	}
 	sc := sto.classOf(c)
 	if sc == nil {
-		ev = append(ev, fmt.Sprintf("storageclass %q not found; StorageClasses: %s", *c.Spec.StorageClassName, classNames(sto)))
+		ev = append(ev, note(casebook.KindStorageClass, "storageclass %q not found; StorageClasses: %s", *c.Spec.StorageClassName, classNames(sto)))
 		return finding("storage-class-missing", "the claim's StorageClass does not exist, so nothing provisions it")
 	}
 	if sc.Provisioner != localPathProvisioner {
@@ -111,7 +111,7 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 	}
 	for _, m := range c.Spec.AccessModes {
 		if m == corev1.ReadWriteMany || m == corev1.ReadOnlyMany {
-			ev = append(ev, fmt.Sprintf("storageclass %s provisioner: %s", sc.Name, sc.Provisioner))
+			ev = append(ev, quote(casebook.KindStorageClass, sc.Name, "provisioner: %s", sc.Provisioner))
 			return finding("access-mode-unsupported", fmt.Sprintf("local-path volumes are node-local and cannot serve access mode %s", m))
 		}
 	}
@@ -131,7 +131,7 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 // localPathProvisionerPresent reports whether the local-path provisioner is
 // deployed at all (running or not: K-003 covers a broken one), and quotes
 // why not.
-func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
+func (r *reader) localPathProvisionerPresent() (bool, []casebook.Evidence, error) {
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return false, nil, err
@@ -152,7 +152,7 @@ func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
 			return true, nil, nil
 		}
 	}
-	quotes := []string{fmt.Sprintf("no pod labelled %s=%s and no Deployment kube-system/local-path-provisioner", localPathLabel, localPathLabelValue)}
+	quotes := []casebook.Evidence{note(casebook.KindDeployment, "no pod labelled %s=%s and no Deployment kube-system/local-path-provisioner", localPathLabel, localPathLabelValue)}
 	nodes, err := r.nodes()
 	if ok, _ := r.optional(err); ok {
 		if q, disabled := k3sDisables(nodes, "local-storage"); disabled {
@@ -170,7 +170,7 @@ func attachOrMountFailure(sto *storage, p *corev1.Pod, events *cluster.EventInde
 		return casebook.Finding{}, false
 	}
 	evs := events.Of("Pod", p, "FailedAttachVolume", "FailedMount")
-	var quotes []string
+	var quotes []casebook.Evidence
 	objs := []casebook.ObjectRef{ref(casebook.KindPod, p)}
 	cause := ""
 	for _, e := range lastByMessage(evs) {

@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -75,13 +74,13 @@ func (d signalDetector) Detect(ctx context.Context, st *cluster.State) ([]casebo
 	r := newReader(ctx, st)
 	var out []casebook.Finding
 	matched := map[string]bool{}
-	add := func(obj casebook.ObjectRef, sig casebook.Signal, evidence string) {
+	add := func(obj casebook.ObjectRef, sig casebook.Signal, evidence casebook.Evidence) {
 		matched[sig.String()] = true
 		out = append(out, casebook.Finding{
 			CaseID:   d.id,
 			Cause:    "signal",
 			Objects:  []casebook.ObjectRef{obj},
-			Evidence: []string{evidence},
+			Evidence: []casebook.Evidence{evidence},
 		})
 	}
 
@@ -108,7 +107,7 @@ func (d signalDetector) Detect(ctx context.Context, st *cluster.State) ([]casebo
 			for _, st := range allContainerStatuses(p) {
 				for _, t := range containerTexts(st) {
 					if sig, line, ok := d.matchLine(t.text); ok {
-						add(ref(casebook.KindPod, p), sig, fmt.Sprintf("container %s %s: %s", st.Name, t.field, line))
+						add(ref(casebook.KindPod, p), sig, casebook.Evidence{Object: ref(casebook.KindPod, p), Field: "container " + st.Name + " " + t.field, Text: line})
 					}
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 
+	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/cluster"
 )
 
@@ -157,7 +158,7 @@ func pvNode(pv *corev1.PersistentVolume) string {
 	return ""
 }
 
-func quotePVC(c *corev1.PersistentVolumeClaim) string {
+func quotePVC(c *corev1.PersistentVolumeClaim) casebook.Evidence {
 	sc := "<unset>"
 	if c.Spec.StorageClassName != nil {
 		sc = fmt.Sprintf("%q", *c.Spec.StorageClassName)
@@ -166,11 +167,10 @@ func quotePVC(c *corev1.PersistentVolumeClaim) string {
 	for i, m := range c.Spec.AccessModes {
 		modes[i] = string(m)
 	}
-	return fmt.Sprintf("persistentvolumeclaim %s status.phase: %s, storageClassName: %s, accessModes: [%s]",
-		objName(c.Namespace, c.Name), c.Status.Phase, sc, strings.Join(modes, ", "))
+	return quote(casebook.KindPersistentVolumeClaim, objName(c.Namespace, c.Name), "status.phase: %s, storageClassName: %s, accessModes: [%s]", c.Status.Phase, sc, strings.Join(modes, ", "))
 }
 
-func quotePVNodeAffinity(pv *corev1.PersistentVolume) string {
+func quotePVNodeAffinity(pv *corev1.PersistentVolume) casebook.Evidence {
 	path := ""
 	switch {
 	case pv.Spec.Local != nil:
@@ -178,5 +178,5 @@ func quotePVNodeAffinity(pv *corev1.PersistentVolume) string {
 	case pv.Spec.HostPath != nil:
 		path = ", hostPath.path " + pv.Spec.HostPath.Path
 	}
-	return fmt.Sprintf("persistentvolume %s nodeAffinity: %s in [%s]%s", pv.Name, corev1.LabelHostname, pvNode(pv), path)
+	return quote(casebook.KindPersistentVolume, pv.Name, "nodeAffinity: %s in [%s]%s", corev1.LabelHostname, pvNode(pv), path)
 }

@@ -90,7 +90,7 @@ func probeFailures(evs []*corev1.Event) []*corev1.Event {
 }
 
 // coldStart judges one container of a Wasm pod whose probes fail.
-func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*corev1.Event, events *cluster.EventIndex) []casebook.Finding {
+func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote casebook.Evidence, unhealthy []*corev1.Event, events *cluster.EventIndex) []casebook.Finding {
 	cs := statusOfContainer(p, c.Name)
 	if cs == nil || cs.RestartCount == 0 || cs.Ready {
 		return nil
@@ -131,22 +131,22 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 	}
 
 	name := objName(p.Namespace, p.Name)
-	probeQuote := fmt.Sprintf("pod %s container %s %s: %s (initialDelaySeconds + failureThreshold × periodSeconds = %s)", name, c.Name, field, describeProbe(probe), b.total)
+	probeQuote := quote(casebook.KindPod, name, "container %s %s: %s (initialDelaySeconds + failureThreshold × periodSeconds = %s)", c.Name, field, describeProbe(probe), b.total)
 	if c.StartupProbe == nil {
-		probeQuote += "; no startupProbe"
+		probeQuote.Text += "; no startupProbe"
 	}
-	ev := []string{rtQuote, probeQuote}
+	ev := []casebook.Evidence{rtQuote, probeQuote}
 	if probe.Exec != nil {
-		ev = append(ev, fmt.Sprintf("pod %s container %s %s is an exec probe: a Wasm image (FROM scratch) has no shell or tools to run it", name, c.Name, field))
+		ev = append(ev, quote(casebook.KindPod, name, "container %s %s is an exec probe: a Wasm image (FROM scratch) has no shell or tools to run it", c.Name, field))
 	}
-	var ranQuote string
+	var ranQuote casebook.Evidence
 	if timed {
 		ranQuote = quoteTerminated(p, c.Name, "lastState.terminated", term)
 		ev = append(ev, ranQuote)
 	}
-	stateQuote := fmt.Sprintf("pod %s container %s restartCount %d, ready false", name, c.Name, cs.RestartCount)
+	stateQuote := quote(casebook.KindPod, name, "container %s restartCount %d, ready false", c.Name, cs.RestartCount)
 	if w := cs.State.Waiting; w != nil && w.Reason != "" {
-		stateQuote += ", waiting: " + w.Reason
+		stateQuote.Text += ", waiting: " + w.Reason
 	}
 	ev = append(ev, stateQuote)
 	failureQuotes := lastPerProbe(failures)
@@ -166,8 +166,8 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 	out := []casebook.Finding{{CaseID: "W-001", Cause: cause, Objects: []casebook.ObjectRef{podRef}, Message: msg, Evidence: ev}}
 
 	if cpu := containerLimit(c, corev1.ResourceCPU); cpu != nil && cpu.Cmp(lowCPULimit) <= 0 {
-		cev := []string{rtQuote, quoteContainerResources(p, c)}
-		if ranQuote != "" {
+		cev := []casebook.Evidence{rtQuote, quoteContainerResources(p, c)}
+		if ranQuote.Text != "" {
 			cev = append(cev, ranQuote)
 		}
 		cev = append(cev, failureQuotes[len(failureQuotes)-1])
@@ -192,7 +192,7 @@ func probeKills(evs []*corev1.Event) []*corev1.Event {
 
 // lastPerProbe quotes the last failure of each probe type
 // (startup, liveness), oldest first.
-func lastPerProbe(evs []*corev1.Event) []string {
+func lastPerProbe(evs []*corev1.Event) []casebook.Evidence {
 	lastOf := map[string]*corev1.Event{}
 	var order []string
 	for _, e := range evs {
@@ -202,7 +202,7 @@ func lastPerProbe(evs []*corev1.Event) []string {
 		}
 		lastOf[kind] = e
 	}
-	out := make([]string, len(order))
+	out := make([]casebook.Evidence, len(order))
 	for i, k := range order {
 		out[i] = quoteEvent(lastOf[k])
 	}

@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -66,7 +65,7 @@ func (MemoryOverflow) Detect(ctx context.Context, st *cluster.State) ([]casebook
 
 // oomKilled reports a Wasm container whose last (or final) run ended in an
 // OOM kill.
-func oomKilled(p *corev1.Pod, c *corev1.Container, rt *wasmRuntimes, rtQuote string, events *cluster.EventIndex) (casebook.Finding, bool) {
+func oomKilled(p *corev1.Pod, c *corev1.Container, rt *wasmRuntimes, rtQuote casebook.Evidence, events *cluster.EventIndex) (casebook.Finding, bool) {
 	cs := statusOfContainer(p, c.Name)
 	if cs == nil {
 		return casebook.Finding{}, false
@@ -79,16 +78,16 @@ func oomKilled(p *corev1.Pod, c *corev1.Container, rt *wasmRuntimes, rtQuote str
 		return casebook.Finding{}, false
 	}
 	name := objName(p.Namespace, p.Name)
-	ev := []string{rtQuote, quoteTerminated(p, c.Name, field, t)}
-	state := fmt.Sprintf("pod %s container %s restartCount %d", name, c.Name, cs.RestartCount)
+	ev := []casebook.Evidence{rtQuote, quoteTerminated(p, c.Name, field, t)}
+	state := quote(casebook.KindPod, name, "container %s restartCount %d", c.Name, cs.RestartCount)
 	switch {
 	case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-		state += ", waiting: " + cs.State.Waiting.Reason
+		state.Text += ", waiting: " + cs.State.Waiting.Reason
 	case cs.State.Running != nil:
-		state += ", running again since " + cs.State.Running.StartedAt.UTC().Format("2006-01-02T15:04:05Z")
+		state.Text += ", running again since " + cs.State.Running.StartedAt.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	ev = append(ev, state, quoteContainerResources(p, c))
-	if q := rt.overheadQuote(p); q != "" {
+	if q := rt.overheadQuote(p); q.Text != "" {
 		ev = append(ev, q)
 	}
 	if bo := last(eventsOfContainer(p, c.Name, events.Of("Pod", p, "BackOff"))); bo != nil {

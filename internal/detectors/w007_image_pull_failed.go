@@ -116,15 +116,15 @@ func (ImagePullFailed) Detect(ctx context.Context, st *cluster.State) ([]caseboo
 }
 
 // pullFailure explains one container of a Wasm pod waiting for its image.
-func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus, rtQuote string, events *cluster.EventIndex,
+func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus, rtQuote casebook.Evidence, events *cluster.EventIndex,
 	nodeByName map[string]*corev1.Node, runsOn map[string][]*corev1.Pod) casebook.Finding {
 	name := objName(p.Namespace, p.Name)
 	w := cs.State.Waiting
-	waiting := fmt.Sprintf("pod %s container %s waiting: %s", name, c.Name, w.Reason)
+	waiting := quote(casebook.KindPod, name, "container %s waiting: %s", c.Name, w.Reason)
 	if w.Message != "" {
-		waiting += ": " + w.Message
+		waiting.Text += ": " + w.Message
 	}
-	ev := []string{rtQuote, waiting}
+	ev := []casebook.Evidence{rtQuote, waiting}
 	var texts []string
 	for _, e := range lastByMessage(eventsOfContainer(p, c.Name, events.Of("Pod", p, "Failed"))) {
 		if strings.HasPrefix(e.Message, "Failed to pull image") {
@@ -153,17 +153,17 @@ func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus,
 		ev = append(ev, elsewhere(c.Image, p, runsOn, nodeByName)...)
 	case "registry-auth":
 		if len(p.Spec.ImagePullSecrets) == 0 {
-			ev = append(ev, fmt.Sprintf("pod %s spec.imagePullSecrets: none", name))
+			ev = append(ev, quote(casebook.KindPod, name, "spec.imagePullSecrets: none"))
 		} else {
 			var names []string
 			for _, s := range p.Spec.ImagePullSecrets {
 				names = append(names, s.Name)
 			}
-			ev = append(ev, fmt.Sprintf("pod %s spec.imagePullSecrets: %s", name, strings.Join(names, ", ")))
+			ev = append(ev, quote(casebook.KindPod, name, "spec.imagePullSecrets: %s", strings.Join(names, ", ")))
 		}
 	}
 	if p.Spec.NodeName != "" && (pc.cause == "registry-auth" || pc.cause == "registry-tls" || pc.cause == genericPull.cause) {
-		ev = append(ev, fmt.Sprintf("pod %s spec.nodeName: %s (registries.yaml is read per node)", name, p.Spec.NodeName))
+		ev = append(ev, quote(casebook.KindPod, name, "spec.nodeName: %s (registries.yaml is read per node)", p.Spec.NodeName))
 	}
 	return casebook.Finding{CaseID: "W-007", Cause: pc.cause, Objects: []casebook.ObjectRef{ref(casebook.KindPod, p)},
 		Message: pc.message, Evidence: ev}
@@ -179,17 +179,16 @@ func matchesAny(re *regexp.Regexp, texts []string) bool {
 }
 
 // quoteNodePlatform quotes the platform a node pulls images for.
-func quoteNodePlatform(n *corev1.Node) string {
-	return fmt.Sprintf("node %s nodeInfo: operatingSystem %s, architecture %s (label kubernetes.io/arch=%s)",
-		n.Name, n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture, n.Labels[corev1.LabelArchStable])
+func quoteNodePlatform(n *corev1.Node) casebook.Evidence {
+	return quote(casebook.KindNode, n.Name, "nodeInfo: operatingSystem %s, architecture %s (label kubernetes.io/arch=%s)", n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture, n.Labels[corev1.LabelArchStable])
 }
 
 // elsewhere quotes up to three pods that run the same image on other nodes,
 // with those nodes' platforms.
-func elsewhere(image string, p *corev1.Pod, runsOn map[string][]*corev1.Pod, nodeByName map[string]*corev1.Node) []string {
+func elsewhere(image string, p *corev1.Pod, runsOn map[string][]*corev1.Pod, nodeByName map[string]*corev1.Node) []casebook.Evidence {
 	others := append([]*corev1.Pod(nil), runsOn[image]...)
 	sort.SliceStable(others, func(i, j int) bool { return others[i].Spec.NodeName < others[j].Spec.NodeName })
-	var out []string
+	var out []casebook.Evidence
 	for _, o := range others {
 		if o.Spec.NodeName == p.Spec.NodeName || len(out) == 3 {
 			continue
@@ -198,7 +197,7 @@ func elsewhere(image string, p *corev1.Pod, runsOn map[string][]*corev1.Pod, nod
 		if n := nodeByName[o.Spec.NodeName]; n != nil {
 			platform = fmt.Sprintf(" (%s/%s)", n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture)
 		}
-		out = append(out, fmt.Sprintf("pod %s runs the same image %s on node %s%s", objName(o.Namespace, o.Name), image, o.Spec.NodeName, platform))
+		out = append(out, quote(casebook.KindPod, objName(o.Namespace, o.Name), "runs the same image %s on node %s%s", image, o.Spec.NodeName, platform))
 	}
 	return out
 }

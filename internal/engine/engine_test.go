@@ -44,7 +44,7 @@ func pod(ns, name string) casebook.ObjectRef {
 }
 
 func finding(id, cause string, objs ...casebook.ObjectRef) casebook.Finding {
-	return casebook.Finding{CaseID: id, Cause: cause, Objects: objs, Message: cause, Evidence: []string{"evidence of " + cause}}
+	return casebook.Finding{CaseID: id, Cause: cause, Objects: objs, Message: cause, Evidence: []casebook.Evidence{{Object: objs[0], Text: "evidence of " + cause}}}
 }
 
 func found(fs ...casebook.Finding) func(context.Context, *cluster.State) ([]casebook.Finding, error) {
@@ -120,7 +120,7 @@ func TestGrouping(t *testing.T) {
 		t.Fatalf("got %d findings, want 2: %+v", len(res.Findings), res.Findings)
 	}
 	g := res.Findings[0]
-	if g.Cause != "insufficient-memory" || len(g.Objects) != 2 || g.Objects[0].Name != "api-1" || len(g.Evidence) != 1 {
+	if g.Cause != "insufficient-memory" || len(g.Objects) != 2 || g.Objects[0].Name != "api-1" || len(g.Evidence) != 2 {
 		t.Errorf("grouped finding = %+v", g)
 	}
 }
@@ -182,9 +182,15 @@ ignore:
 		finding("K-002", "b", pod("dev", "x")),
 		finding("K-002", "c", pod("prod", "x")),
 	}
+	// The N-002 finding quotes the excluded svclb pod as well as the Service.
+	fs[0].Evidence = append(fs[0].Evidence, casebook.Evidence{Object: fs[0].Objects[1], Field: "spec.selector", Text: "app=mqtt"})
 	out, dropped := ex.Apply(fs)
 	if dropped != 2 || len(out) != 2 || len(out[0].Objects) != 1 || out[0].Objects[0].Name != "mqtt" || out[1].Objects[0].Namespace != "prod" {
 		t.Errorf("dropped %d, kept %+v", dropped, out)
+	}
+	// The excluded pod's evidence goes with it; the Service's stays.
+	if ev := out[0].Evidence; len(ev) != 1 || ev[0].Object.Name != "mqtt" {
+		t.Errorf("evidence left after excluding svclb-mqtt-1: %v", ev)
 	}
 	for name, bad := range map[string]string{
 		"unknown field": "ignore:\n  - case: N-002\n    nmespace: x\n",

@@ -118,7 +118,7 @@ func FindingsTable(w io.Writer, d *casebook.Report, color bool) error {
 				ev, more = ev[:tableMaxEvidence], len(ev)-tableMaxEvidence
 			}
 			for _, e := range ev {
-				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiDim, "│"), e)
+				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiDim, "│"), quoteLine(f, e))
 			}
 			if more > 0 {
 				fmt.Fprintf(&b, "    %s … %d more (-o json shows all)\n", p.paint(ansiDim, "│"), more)
@@ -159,6 +159,15 @@ func FindingsTable(w io.Writer, d *casebook.Report, color bool) error {
 	return err
 }
 
+// quoteLine renders one item of evidence; the object is left out when it is
+// the finding's only object, which the lines above name already.
+func quoteLine(f casebook.Finding, e casebook.Evidence) string {
+	if len(f.Objects) == 1 && f.Objects[0] == e.Object {
+		e.Object = casebook.ObjectRef{}
+	}
+	return e.String()
+}
+
 func objectName(o casebook.ObjectRef) string {
 	if o.Namespace == "" {
 		return o.Name
@@ -192,7 +201,7 @@ func FindingsMarkdown(w io.Writer, d *casebook.Report) error {
 				}
 				b.WriteString("\nEvidence:\n\n```text\n")
 				for _, e := range f.Evidence {
-					b.WriteString(strings.ReplaceAll(e, "```", "'''") + "\n")
+					b.WriteString(strings.ReplaceAll(quoteLine(f, e), "```", "'''") + "\n")
 				}
 				b.WriteString("```\n")
 				if f.NextStep != "" {

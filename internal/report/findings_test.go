@@ -16,11 +16,11 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func sampleDiagnosis() *casebook.Report {
 	var pods []casebook.ObjectRef
-	var evidence []string
+	var evidence []casebook.Evidence
 	for i := range 10 {
 		name := fmt.Sprintf("api-6f9c7d8b5c-%02d", i)
 		pods = append(pods, casebook.ObjectRef{Kind: "Pod", Namespace: "shop", Name: name})
-		evidence = append(evidence, "pod shop/"+name+" condition PodScheduled=False reason Unschedulable: 0/3 nodes are available: 3 Insufficient memory.")
+		evidence = append(evidence, casebook.Evidence{Object: pods[i], Field: "condition PodScheduled=False reason Unschedulable", Text: "0/3 nodes are available: 3 Insufficient memory."})
 	}
 	d := casebook.NewReport("snapshot examples/edge-cluster (12 files)")
 	d.Time = time.Date(2026, 12, 8, 1, 0, 0, 0, time.UTC)
@@ -33,7 +33,9 @@ func sampleDiagnosis() *casebook.Report {
 			{CaseID: "N-003", Severity: casebook.SeverityMajor, Cause: "backend-port-missing",
 				Objects:  []casebook.ObjectRef{{Kind: "Ingress", Namespace: "shop", Name: "web"}},
 				Message:  "the Ingress routes to a port its backend Service does not have",
-				Evidence: []string{"ingress shop/web rule shop.example.com/ backend: service web port 8080", "service shop/web spec.ports: http 80/TCP | web"},
+				Evidence: []casebook.Evidence{
+					{Object: casebook.ObjectRef{Kind: "Ingress", Namespace: "shop", Name: "web"}, Field: "rule shop.example.com/ backend", Text: "service web port 8080"},
+					{Object: casebook.ObjectRef{Kind: "Service", Namespace: "shop", Name: "web"}, Field: "spec.ports", Text: "http 80/TCP | web"}},
 				NextStep: "用正确的 Host 头和 SNI 复现，并记录状态码。"},
 		},
 		Warnings: []casebook.Warning{{Source: "snapshot", Message: "bundle/broken.yaml: yaml: line 3: did not find expected key (file skipped)"}},

@@ -168,7 +168,10 @@ func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 			byCase[f.CaseID] = g
 			order = append(order, f.CaseID)
 		}
-		row := findingRow{Message: f.Message, Cause: f.Cause, Evidence: f.Evidence, NextStep: f.NextStep}
+		row := findingRow{Message: f.Message, Cause: f.Cause, NextStep: f.NextStep}
+		for _, e := range f.Evidence {
+			row.Evidence = append(row.Evidence, e.String())
+		}
 		if step, cmd, ok := strings.Cut(f.NextStep, " → "); ok {
 			row.NextStep, row.NextCommand = step, cmd
 		}

@@ -130,7 +130,7 @@ func sampleDiagnosis(source string) *casebook.Report {
 		CaseID: "K-002", Severity: casebook.SeverityMajor, Cause: "insufficient-memory",
 		Objects:  []casebook.ObjectRef{{Kind: "Pod", Namespace: "shop", Name: "web-0"}},
 		Message:  "pod cannot be scheduled: " + xssPayload,
-		Evidence: []string{"Event FailedScheduling: 0/3 nodes are available: 3 Insufficient memory."},
+		Evidence: []casebook.Evidence{{Object: casebook.ObjectRef{Kind: "Pod", Namespace: "shop", Name: "web-0"}, Field: "event Warning FailedScheduling", Text: "0/3 nodes are available: 3 Insufficient memory."}},
 		NextStep: "查看 Pod 事件",
 	}}, Warnings: []casebook.Warning{{Source: "snapshot", Message: "bad.yaml: not YAML"}}}
 }
@@ -782,7 +782,7 @@ func TestDiagnose(t *testing.T) {
 			`<article class="finding-group sev-border-major" data-case="K-002">`,
 			`<a href="/cases/K-002" class="case-link">`,
 			`<code>Pod shop/web-0</code>`,
-			`<code>Event FailedScheduling: 0/3 nodes are available: 3 Insufficient memory.</code>`,
+			`<code>Pod shop/web-0 event Warning FailedScheduling: 0/3 nodes are available: 3 Insufficient memory.</code>`,
 			`查看 Pod 事件`,
 			`snapshot: bad.yaml: not YAML`,
 			`enctype="multipart/form-data"`,
