@@ -158,8 +158,8 @@ func TestCheckRegoJSON(t *testing.T) {
 			Version string `json:"version"`
 		} `json:"templates"`
 		Findings []struct {
-			Case     string   `json:"case"`
-			Cause    string   `json:"cause"`
+			Case     string              `json:"case"`
+			Cause    string              `json:"cause"`
 			Evidence []casebook.Evidence `json:"evidence"`
 		} `json:"findings"`
 	}

@@ -31,8 +31,8 @@ func sampleDiagnosis() *casebook.Report {
 				Message: "pod cannot be scheduled: 3 node(s): not enough free memory", Evidence: evidence,
 				NextStep: "列出 Pending Pod，取出完整的调度失败消息。"},
 			{CaseID: "N-003", Severity: casebook.SeverityMajor, Cause: "backend-port-missing",
-				Objects:  []casebook.ObjectRef{{Kind: "Ingress", Namespace: "shop", Name: "web"}},
-				Message:  "the Ingress routes to a port its backend Service does not have",
+				Objects: []casebook.ObjectRef{{Kind: "Ingress", Namespace: "shop", Name: "web"}},
+				Message: "the Ingress routes to a port its backend Service does not have",
 				Evidence: []casebook.Evidence{
 					{Object: casebook.ObjectRef{Kind: "Ingress", Namespace: "shop", Name: "web"}, Field: "rule shop.example.com/ backend", Text: "service web port 8080"},
 					{Object: casebook.ObjectRef{Kind: "Service", Namespace: "shop", Name: "web"}, Field: "spec.ports", Text: "http 80/TCP | web"}},
