@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -98,9 +99,28 @@ type Finding struct {
 	// condition, a status field, each with the object and field it comes
 	// from.
 	Evidence []Evidence `json:"evidence" yaml:"evidence"`
-	// NextStep is the case's first investigation step; the engine fills it
-	// from the library.
+	// Next are the commands to run next, for this finding's own objects,
+	// each tied to the step of the case's investigation it comes from.
+	Next []Step `json:"next,omitempty" yaml:"next,omitempty"`
+	// NextStep is advice in words where no command applies (inspect's
+	// findings about a file).
 	NextStep string `json:"next_step,omitempty" yaml:"next_step,omitempty"`
+}
+
+// Step is a command to run next: a command line that can be pasted as is,
+// where it runs, and the step of the case it comes from.
+type Step struct {
+	Command string `json:"command" yaml:"command"`
+	// Node names the node the command runs on (a shell there); empty for
+	// kubectl commands, which run wherever the kubeconfig is.
+	Node string `json:"node,omitempty" yaml:"node,omitempty"`
+	// Ref points at the case step: "K-002#排查过程" and its number.
+	Ref    string `json:"ref" yaml:"ref"`
+	StepNo int    `json:"step" yaml:"step"`
+	// Title is the step's title in the case (Chinese).
+	Title string `json:"title,omitempty" yaml:"title,omitempty"`
+	// Objects are the cluster objects the command names.
+	Objects []ObjectRef `json:"objects,omitempty" yaml:"objects,omitempty"`
 }
 
 // Evidence is one thing the cluster says, quoted: the object it comes from,
@@ -198,6 +218,42 @@ func (c *Case) FirstStep() string {
 	}
 	return step
 }
+
+// InvestigationStep returns the title of step n (from 1) of the case's
+// 排查过程 section, as plain text without Markdown emphasis, or "".
+func (c *Case) InvestigationStep(n int) string {
+	s := c.Section("排查过程")
+	if s == nil {
+		return ""
+	}
+	fence := ""
+	for _, ln := range strings.Split(s.Text, "\n") {
+		t := strings.TrimSpace(ln)
+		if fence != "" {
+			if strings.HasPrefix(t, fence) {
+				fence = ""
+			}
+			continue
+		}
+		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			fence = t[:3]
+			continue
+		}
+		if m := numberedStep.FindStringSubmatch(ln); m != nil && m[1] == strconv.Itoa(n) {
+			title := plainMarkdown(m[2])
+			// The bold lead is the title; what follows is explanation.
+			if strings.HasPrefix(strings.TrimSpace(m[2]), "**") {
+				if i := strings.Index(m[2][2:], "**"); i >= 0 {
+					title = plainMarkdown(m[2][2 : 2+i])
+				}
+			}
+			return title
+		}
+	}
+	return ""
+}
+
+var numberedStep = regexp.MustCompile(`^\s{0,3}(\d+)[.)、]\s+(.+)$`)
 
 func nextStep(step, cmd string) string {
 	return strings.TrimRight(step, "：:") + " → " + cmd

@@ -115,7 +115,7 @@ func TestDiagnoseJSONAndNamespace(t *testing.T) {
 		t.Errorf("source %q, %d findings", d.Source, len(d.Findings))
 	}
 	for _, f := range d.Findings {
-		if f.Severity == "" || f.NextStep == "" || len(f.Evidence) == 0 {
+		if f.Severity == "" || len(f.Next) == 0 || len(f.Evidence) == 0 {
 			t.Errorf("incomplete finding: %+v", f)
 		}
 		for _, o := range f.Objects {

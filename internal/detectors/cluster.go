@@ -14,6 +14,7 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/kube"
 )
 
@@ -289,4 +290,21 @@ func parseNodeArgs(s string) []string {
 		return nil
 	}
 	return args
+}
+
+// stepsByCause are a detector's next steps by cause; "" holds the steps
+// of causes not listed. A combined cause ("insufficient-cpu+untolerated-taint")
+// takes the steps of its first part.
+type stepsByCause map[string][]engine.StepTemplate
+
+func (m stepsByCause) of(cause string) []engine.StepTemplate {
+	if ts, ok := m[cause]; ok {
+		return ts
+	}
+	if first, _, ok := strings.Cut(cause, "+"); ok {
+		if ts, ok := m[first]; ok {
+			return ts
+		}
+	}
+	return m[""]
 }

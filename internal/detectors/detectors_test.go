@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/cases"
 	"github.com/casebook-dev/casebook/internal/caseload"
@@ -210,6 +213,77 @@ func TestDetectorsReadOnlyWhatTheyDeclare(t *testing.T) {
 					continue
 				}
 				t.Errorf("%s over %s reads %s, which its Kinds() does not declare", d.CaseID(), dir, k)
+			}
+		}
+	}
+}
+
+// TestNextStepsNameOnlyTheFixturesObjects: for every fixture, every next
+// step is a command for objects that exist in that fixture (no example
+// name from the case text, no placeholder left), tied to a step of its
+// case, and a step that runs on a node says which node.
+func TestNextStepsNameOnlyTheFixturesObjects(t *testing.T) {
+	lib, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := detectors.Set(lib.Cases)
+	dirs := []string{"../../examples/edge-cluster", "../engine/testdata/root-cause"}
+	for _, fx := range fixtures(t) {
+		dirs = append(dirs, fx.dir)
+	}
+	for _, dir := range dirs {
+		snap, err := snapshot.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exists := func(o casebook.ObjectRef) bool {
+			if o.Kind == string(casebook.KindNamespace) {
+				// Fixtures hold a namespace's objects, not always the Namespace.
+				pods, _ := snap.List(context.Background(), casebook.KindPod, o.Name)
+				return len(pods) > 0
+			}
+			var objs []runtime.Object
+			for _, kind := range []string{o.Kind, o.Kind + ".templates.gatekeeper.sh", o.Kind + ".constraints.gatekeeper.sh"} {
+				if objs, err = snap.List(context.Background(), casebook.Kind(kind), o.Namespace); err == nil && len(objs) > 0 {
+					break
+				}
+			}
+			for _, obj := range objs {
+				if m, err := meta.Accessor(obj); err == nil && m.GetName() == o.Name && m.GetNamespace() == o.Namespace {
+					return true
+				}
+			}
+			return false
+		}
+		res, err := engine.Run(context.Background(), snap, all, engine.Options{Case: lib.Get})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range res.Findings {
+			named := false
+			for _, s := range f.Next {
+				named = named || len(s.Objects) > 0
+				if strings.Contains(s.Command, "%") && !strings.Contains(s.Command, "jsonpath") || strings.Contains(s.Command, "<") {
+					t.Errorf("%s: %s %s: placeholder left in %q", dir, f.CaseID, f.Cause, s.Command)
+				}
+				if s.Ref != f.CaseID+"#排查过程" || s.StepNo < 1 || s.Title == "" {
+					t.Errorf("%s: %s %s: step %q points at %s step %d (%q)", dir, f.CaseID, f.Cause, s.Command, s.Ref, s.StepNo, s.Title)
+				}
+				for _, o := range s.Objects {
+					if !exists(o) {
+						t.Errorf("%s: %s %s: %q names %s, which the fixture does not have", dir, f.CaseID, f.Cause, s.Command, o)
+					}
+					if !strings.Contains(s.Command, o.Name) && (o.Kind != string(casebook.KindNode) || s.Node == "") {
+						t.Errorf("%s: %s %s: %q does not name its object %s", dir, f.CaseID, f.Cause, s.Command, o)
+					}
+				}
+				if s.Node != "" && !exists(casebook.ObjectRef{Kind: "Node", Name: s.Node}) {
+					t.Errorf("%s: %s %s: %q runs on node %s, which the fixture does not have", dir, f.CaseID, f.Cause, s.Command, s.Node)
+				}
+			}
+			if !named {
+				t.Errorf("%s: %s %s: no next step names the finding's objects: %+v", dir, f.CaseID, f.Cause, f.Next)
 			}
 		}
 	}

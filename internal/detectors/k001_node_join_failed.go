@@ -23,7 +23,10 @@ import (
 // are, is out of reach of the API; the findings say where to look.
 type NodeJoinFailed struct{}
 
-var _ engine.Detector = NodeJoinFailed{}
+var (
+	_ engine.Detector = NodeJoinFailed{}
+	_ engine.Stepper  = NodeJoinFailed{}
+)
 
 // CaseID returns "K-001".
 func (NodeJoinFailed) CaseID() string { return "K-001" }
@@ -211,4 +214,23 @@ func agentsNewerThanServers(nodes []*corev1.Node) []casebook.Finding {
 			}})
 	}
 	return out
+}
+
+// k001Steps are the next steps of NodeJoinFailed findings, by cause.
+var k001Steps = stepsByCause{
+	"stale-node-password": {
+		{Step: 5, Kind: casebook.KindSecret, Cmd: `kubectl -n kube-system describe secret %name%`},
+	},
+	"agent-newer-than-server": {
+		{Step: 7, Kind: casebook.KindNode, Cmd: `kubectl get node %name% -o wide`},
+	},
+	"": {
+		{Step: 6, Kind: casebook.KindNode, Cmd: `kubectl describe node %name%`},
+		{Step: 1, Kind: casebook.KindNode, Cmd: `journalctl -u k3s-agent --no-pager -n 200`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (NodeJoinFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k001Steps.of(f.Cause)
 }

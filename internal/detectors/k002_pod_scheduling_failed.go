@@ -23,7 +23,10 @@ import (
 // into its reasons, and quotes the node and pod fields that explain each.
 type PodSchedulingFailed struct{}
 
-var _ engine.Detector = PodSchedulingFailed{}
+var (
+	_ engine.Detector = PodSchedulingFailed{}
+	_ engine.Stepper  = PodSchedulingFailed{}
+)
 
 // CaseID returns "K-002".
 func (PodSchedulingFailed) CaseID() string { return "K-002" }
@@ -521,4 +524,64 @@ func tolerates(tol corev1.Toleration, t corev1.Taint) bool {
 		return tol.Value == t.Value
 	}
 	return false
+}
+
+// k002Steps are the next steps of PodSchedulingFailed findings, by cause.
+var k002Steps = stepsByCause{
+	"insufficient-cpu": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"insufficient-memory": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"insufficient-pods": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"insufficient-ephemeral-storage": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"insufficient-resource": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"too-many-pods": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"untolerated-taint": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 4, Kind: casebook.KindPod, Cmd: `kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints`},
+	},
+	"unschedulable": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 4, Kind: casebook.KindPod, Cmd: `kubectl get nodes -o custom-columns=NAME:.metadata.name,UNSCHEDULABLE:.spec.unschedulable`},
+	},
+	"node-affinity": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 5, Kind: casebook.KindPod, Cmd: `kubectl get pod -n %ns% %name% -o jsonpath='{.spec.nodeSelector}{"\n"}{.spec.affinity}{"\n"}{.spec.runtimeClassName}{"\n"}'`},
+	},
+	"unbound-pvc": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get pvc -n %ns%`},
+	},
+	"volume-node-affinity": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get pvc -n %ns%`},
+	},
+	"no-persistent-volume": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get pvc -n %ns%`},
+	},
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (PodSchedulingFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k002Steps.of(f.Cause)
 }

@@ -18,7 +18,10 @@ import (
 // node (the directory is gone).
 type StorageVolumeMountFailed struct{}
 
-var _ engine.Detector = StorageVolumeMountFailed{}
+var (
+	_ engine.Detector = StorageVolumeMountFailed{}
+	_ engine.Stepper  = StorageVolumeMountFailed{}
+)
 
 // CaseID returns "K-003".
 func (StorageVolumeMountFailed) CaseID() string { return "K-003" }
@@ -262,4 +265,35 @@ func nodeNames(nodes []*corev1.Node) string {
 		names[i] = n.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// k003Steps are the next steps of StorageVolumeMountFailed findings, by cause.
+var k003Steps = stepsByCause{
+	"provisioner-not-running": {
+		{Step: 2, Kind: casebook.KindPod, Cmd: `kubectl -n kube-system describe pod %name%`},
+		{Step: 2, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% logs %name% --tail=50`},
+	},
+	"helper-pod-failed": {
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% describe pod %name%`},
+	},
+	"pv-node-gone": {
+		{Step: 5, Kind: casebook.KindPersistentVolume, Cmd: `kubectl get pv %name% -o jsonpath='{.spec.nodeAffinity}{"\n"}'`},
+		{Step: 5, Kind: casebook.KindPersistentVolume, Cmd: `kubectl get nodes`},
+	},
+	"pv-node-not-ready": {
+		{Step: 5, Kind: casebook.KindPersistentVolume, Cmd: `kubectl get pv %name% -o jsonpath='{.spec.nodeAffinity}{"\n"}'`},
+		{Step: 5, Kind: casebook.KindNode, Cmd: `kubectl describe node %name%`},
+	},
+	"local-path-mount-failed": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `ls -ld /var/lib/rancher/k3s/storage/*`, OnNode: true},
+	},
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (StorageVolumeMountFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k003Steps.of(f.Cause)
 }

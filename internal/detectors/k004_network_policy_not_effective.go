@@ -27,7 +27,10 @@ import (
 // the pod's.
 type NetworkPolicyNotEffective struct{}
 
-var _ engine.Detector = NetworkPolicyNotEffective{}
+var (
+	_ engine.Detector = NetworkPolicyNotEffective{}
+	_ engine.Stepper  = NetworkPolicyNotEffective{}
+)
 
 // CaseID returns "K-004".
 func (NetworkPolicyNotEffective) CaseID() string { return "K-004" }
@@ -627,4 +630,24 @@ func servicePortName(sp corev1.ServicePort) string {
 		return sp.Name
 	}
 	return fmt.Sprint(sp.Port)
+}
+
+// k004Steps are the next steps of NetworkPolicyNotEffective findings, by cause.
+var k004Steps = stepsByCause{
+	"policy-controller-disabled": {
+		{Step: 2, Kind: casebook.KindNode, Cmd: `kubectl get node %name% -o jsonpath='{.metadata.annotations.k3s\.io/node-args}{"\n"}'`},
+		{Step: 3, Kind: casebook.KindNode, Cmd: `journalctl -u k3s --no-pager | grep -i "network policy"`, OnNode: true},
+	},
+	"policy-selects-no-pod": {
+		{Step: 6, Kind: casebook.KindNetworkPolicy, Cmd: `kubectl describe networkpolicy -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindNetworkPolicy, Cmd: `kubectl get pods -n %ns% --show-labels`},
+	},
+	"": {
+		{Step: 6, Kind: casebook.KindNetworkPolicy, Cmd: `kubectl describe networkpolicy -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (NetworkPolicyNotEffective) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k004Steps.of(f.Cause)
 }

@@ -22,7 +22,10 @@ import (
 // CertificateExpirationOK event: a warning older than that is history.
 type CertificateExpired struct{}
 
-var _ engine.Detector = CertificateExpired{}
+var (
+	_ engine.Detector = CertificateExpired{}
+	_ engine.Stepper  = CertificateExpired{}
+)
 
 // CaseID returns "K-006".
 func (CertificateExpired) CaseID() string { return "K-006" }
@@ -113,4 +116,17 @@ func certWarning(n *corev1.Node, warn, ok *corev1.Event) (casebook.Finding, bool
 		f.Message = "K3s certificates on the node are inside the renewal window and K3s has not been restarted since: they are renewed only when K3s starts, so they will expire in service"
 	}
 	return f, true
+}
+
+// k006Steps are the next steps of CertificateExpired findings, by cause.
+var k006Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: casebook.KindNode, Cmd: `kubectl describe node %name%`},
+		{Step: 2, Kind: casebook.KindNode, Cmd: `k3s certificate check`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (CertificateExpired) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k006Steps.of(f.Cause)
 }

@@ -22,7 +22,10 @@ import (
 // and checksum offload leave no trace in the API and are not guessed at.
 type PodCrossNodeCommunicationFailed struct{}
 
-var _ engine.Detector = PodCrossNodeCommunicationFailed{}
+var (
+	_ engine.Detector = PodCrossNodeCommunicationFailed{}
+	_ engine.Stepper  = PodCrossNodeCommunicationFailed{}
+)
 
 // CaseID returns "N-001".
 func (PodCrossNodeCommunicationFailed) CaseID() string { return "N-001" }
@@ -244,4 +247,21 @@ func quoteNodeCondition(n *corev1.Node, c *corev1.NodeCondition) casebook.Eviden
 		s.Text += ": " + c.Message
 	}
 	return s
+}
+
+// n001Steps are the next steps of PodCrossNodeCommunicationFailed findings, by cause.
+var n001Steps = stepsByCause{
+	"node-network-unavailable": {
+		{Step: 2, Kind: casebook.KindNode, Cmd: `kubectl describe node %name%`},
+		{Step: 4, Kind: casebook.KindNode, Cmd: `ip -d link show flannel.1`, OnNode: true},
+	},
+	"": {
+		{Step: 2, Kind: casebook.KindNode, Cmd: `kubectl get node %name% -o yaml`},
+		{Step: 3, Kind: casebook.KindNode, Cmd: `journalctl -u k3s --no-pager | grep -i flannel`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (PodCrossNodeCommunicationFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return n001Steps.of(f.Cause)
 }

@@ -21,7 +21,10 @@ import (
 // ServiceLB) their LoadBalancer pods cannot start.
 type ServiceUnreachable struct{}
 
-var _ engine.Detector = ServiceUnreachable{}
+var (
+	_ engine.Detector = ServiceUnreachable{}
+	_ engine.Stepper  = ServiceUnreachable{}
+)
 
 // CaseID returns "N-002".
 func (ServiceUnreachable) CaseID() string { return "N-002" }
@@ -315,4 +318,36 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// n002Steps are the next steps of ServiceUnreachable findings, by cause.
+var n002Steps = stepsByCause{
+	"selector-matches-no-pod": {
+		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl get service -n %ns% %name% -o yaml`},
+		{Step: 4, Kind: casebook.KindService, Cmd: `kubectl get pods -n %ns% --show-labels`},
+	},
+	"no-ready-endpoints": {
+		{Step: 3, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name%`},
+		{Step: 5, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+	"target-port-not-exposed": {
+		{Step: 6, Kind: casebook.KindService, Cmd: `kubectl get service -n %ns% %name% -o jsonpath='{.spec.ports}{"\n"}'`},
+		{Step: 3, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name% -o yaml`},
+	},
+	"target-port-name-not-found": {
+		{Step: 6, Kind: casebook.KindService, Cmd: `kubectl get service -n %ns% %name% -o jsonpath='{.spec.ports}{"\n"}'`},
+		{Step: 3, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name% -o yaml`},
+	},
+	"servicelb-pending": {
+		{Step: 8, Kind: casebook.KindService, Cmd: `kubectl -n kube-system get pods -l svccontroller.k3s.cattle.io/svcname=%name% -o wide`},
+		{Step: 8, Kind: casebook.KindPod, Cmd: `kubectl -n kube-system describe pod %name%`},
+	},
+	"": {
+		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl describe service -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (ServiceUnreachable) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return n002Steps.of(f.Cause)
 }

@@ -21,14 +21,17 @@ import (
 // another Ingress claims the same host and path.
 type IngressRoutingError struct{}
 
-var _ engine.Detector = IngressRoutingError{}
+var (
+	_ engine.Detector = IngressRoutingError{}
+	_ engine.Stepper  = IngressRoutingError{}
+)
 
 // CaseID returns "N-003".
 func (IngressRoutingError) CaseID() string { return "N-003" }
 
 // Kinds lists the kinds the detector reads.
 func (IngressRoutingError) Kinds() []casebook.Kind {
-	return []casebook.Kind{casebook.KindIngress, casebook.KindIngressClass, casebook.KindService, casebook.KindPod, casebook.KindNode, casebook.KindSecret}
+	return []casebook.Kind{casebook.KindIngress, casebook.KindIngressClass, casebook.KindService, casebook.KindEndpointSlice, casebook.KindPod, casebook.KindNode, casebook.KindSecret}
 }
 
 // ingressControllers maps IngressClass controllers to the label their pods
@@ -74,6 +77,15 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 	secretsOK, err := r.optional(err)
 	if err != nil {
 		return nil, err
+	}
+
+	// The endpoints behind each backend; without EndpointSlices that
+	// check is skipped.
+	svcIdx, err := st.ServiceIndex()
+	if ok, err := r.optional(err); err != nil {
+		return nil, err
+	} else if !ok {
+		svcIdx = nil
 	}
 
 	svcByName := map[string]*corev1.Service{}
@@ -132,6 +144,10 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 					Message:  "the Ingress routes to a port its backend Service does not have",
 					Evidence: []casebook.Evidence{backendQuote, quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.ports: %s", strings.Join(ports, ", "))},
 				})
+				continue
+			}
+			if f, ok := noReadyBackend(svcIdx, ingRef, backendQuote, svc); ok {
+				out = append(out, f)
 			}
 		}
 
@@ -350,4 +366,56 @@ func metaLess(a, b metav1.Object) bool {
 		return a.GetNamespace() < b.GetNamespace()
 	}
 	return a.GetName() < b.GetName()
+}
+
+// n003Steps are the next steps of IngressRoutingError findings, by cause.
+var n003Steps = stepsByCause{
+	"ingress-class-missing": {
+		{Step: 3, Kind: casebook.KindIngress, Cmd: `kubectl get ingressclass`},
+		{Step: 3, Kind: casebook.KindIngress, Cmd: `kubectl get ingress -n %ns% %name% -o yaml`},
+	},
+	"ingress-controller-not-running": {
+		{Step: 2, Kind: casebook.KindIngress, Cmd: `kubectl describe ingress -n %ns% %name%`},
+		{Step: 2, Kind: casebook.KindIngress, Cmd: `kubectl -n kube-system get pods -l app.kubernetes.io/name=traefik -o wide`},
+		{Step: 2, Kind: casebook.KindIngress, Cmd: `kubectl -n kube-system get svc -l app.kubernetes.io/name=traefik`},
+	},
+	"tls-secret-missing": {
+		{Step: 6, Kind: casebook.KindIngress, Cmd: `kubectl get ingress -n %ns% %name% -o jsonpath='{.spec.tls}{"\n"}'`},
+		{Step: 6, Kind: casebook.KindIngress, Cmd: `kubectl get secrets -n %ns% --field-selector type=kubernetes.io/tls`},
+	},
+	"host-path-conflict": {
+		{Step: 7, Kind: casebook.KindIngress, Cmd: `kubectl get ingress -n %ns% %name% -o yaml`},
+		{Step: 7, Kind: casebook.KindIngress, Cmd: `kubectl get ingress -A -o wide`},
+	},
+	"": {
+		{Step: 5, Kind: casebook.KindIngress, Cmd: `kubectl describe ingress -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (IngressRoutingError) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return n003Steps.of(f.Cause)
+}
+
+// noReadyBackend finds a backend Service that selects pods but has no
+// ready endpoint: the controller has nowhere to send the Ingress's
+// requests.
+func noReadyBackend(idx *cluster.ServiceIndex, ing casebook.ObjectRef, backendQuote casebook.Evidence, svc *corev1.Service) (casebook.Finding, bool) {
+	if idx == nil || len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return casebook.Finding{}, false
+	}
+	b := idx.Backend(svc.Namespace, svc.Name)
+	if b.Ready > 0 {
+		return casebook.Finding{}, false
+	}
+	ev := []casebook.Evidence{backendQuote}
+	ev = append(ev, quoteSlices(b.Slices)...)
+	if len(b.Slices) == 0 {
+		ev = append(ev, quoteOf(casebook.KindService, svc, "has no EndpointSlice"))
+	}
+	return casebook.Finding{
+		CaseID: "N-003", Cause: "backend-no-ready-endpoints", Objects: []casebook.ObjectRef{ing},
+		Message:  "the Ingress routes to a Service with no ready endpoint, so the controller has nowhere to send its requests",
+		Evidence: ev,
+	}, true
 }

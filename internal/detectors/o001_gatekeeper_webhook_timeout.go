@@ -27,7 +27,10 @@ import (
 // out, are refused or fail TLS, as their FailedCreate events quote.
 type GatekeeperWebhookTimeout struct{}
 
-var _ engine.Detector = GatekeeperWebhookTimeout{}
+var (
+	_ engine.Detector = GatekeeperWebhookTimeout{}
+	_ engine.Stepper  = GatekeeperWebhookTimeout{}
+)
 
 // CaseID returns "O-001".
 func (GatekeeperWebhookTimeout) CaseID() string { return "O-001" }
@@ -404,4 +407,29 @@ func quotePodHealth(p *corev1.Pod, events *cluster.EventIndex) []casebook.Eviden
 		out = append(out, quoteEventsOf(p, []*corev1.Event{e})...)
 	}
 	return out
+}
+
+// o001Steps are the next steps of GatekeeperWebhookTimeout findings, by cause.
+var o001Steps = stepsByCause{
+	"webhook-down-fail-closed": {
+		{Step: 1, Kind: casebook.KindValidatingWebhookConfiguration, Cmd: `kubectl get validatingwebhookconfiguration %name% -o yaml`},
+		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+	"webhook-down-fail-open": {
+		{Step: 1, Kind: casebook.KindValidatingWebhookConfiguration, Cmd: `kubectl get validatingwebhookconfiguration %name% -o yaml`},
+		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+	"": {
+		{Step: 1, Kind: casebook.KindReplicaSet, Cmd: `kubectl describe replicaset -n %ns% %name%`},
+		{Step: 1, Kind: casebook.KindStatefulSet, Cmd: `kubectl describe statefulset -n %ns% %name%`},
+		{Step: 1, Kind: casebook.KindDaemonSet, Cmd: `kubectl describe daemonset -n %ns% %name%`},
+		{Step: 1, Kind: casebook.KindValidatingWebhookConfiguration, Cmd: `kubectl get validatingwebhookconfiguration %name% -o yaml`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (GatekeeperWebhookTimeout) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return o001Steps.of(f.Cause)
 }

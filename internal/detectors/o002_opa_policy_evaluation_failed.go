@@ -29,7 +29,10 @@ import (
 // skipped without a word.
 type OPAPolicyEvaluationFailed struct{}
 
-var _ engine.Detector = OPAPolicyEvaluationFailed{}
+var (
+	_ engine.Detector = OPAPolicyEvaluationFailed{}
+	_ engine.Stepper  = OPAPolicyEvaluationFailed{}
+)
 
 // CaseID returns "O-002".
 func (OPAPolicyEvaluationFailed) CaseID() string { return "O-002" }
@@ -108,7 +111,7 @@ func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, st *cluster.State) 
 	var out []casebook.Finding
 	for _, t := range tpls {
 		name := "constrainttemplate " + t.GetName()
-		tRef := casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()}
+		tRef := casebook.ObjectRef{Kind: kindConstraintTemplateRef, Name: t.GetName()}
 		created, _, _ := unstructured.NestedBool(t.Object, "status", "created")
 		status := byPodStatus(t)
 		regoStatus, _ := splitRegoErrors(status)
@@ -181,4 +184,16 @@ func pending(obj casebook.ObjectRef, t *unstructured.Unstructured, status []gkSt
 	}
 	return []casebook.Evidence{{Object: obj, Field: fmt.Sprintf("metadata.generation %d, status.byPod[%s].observedGeneration", t.GetGeneration(), strings.Join(ids, ", ")),
 		Text: fmt.Sprintf("%d: Gatekeeper has not reported on this version yet", gen)}}
+}
+
+// o002Steps are the next steps of OPAPolicyEvaluationFailed findings, by cause.
+var o002Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: kindConstraintTemplateRef, Cmd: `kubectl describe constrainttemplate %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (OPAPolicyEvaluationFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return o002Steps.of(f.Cause)
 }

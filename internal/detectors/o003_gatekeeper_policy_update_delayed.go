@@ -26,7 +26,10 @@ import (
 // without a word.
 type GatekeeperPolicyUpdateDelayed struct{}
 
-var _ engine.Detector = GatekeeperPolicyUpdateDelayed{}
+var (
+	_ engine.Detector = GatekeeperPolicyUpdateDelayed{}
+	_ engine.Stepper  = GatekeeperPolicyUpdateDelayed{}
+)
 
 // CaseID returns "O-003".
 func (GatekeeperPolicyUpdateDelayed) CaseID() string { return "O-003" }
@@ -40,6 +43,8 @@ func (GatekeeperPolicyUpdateDelayed) Kinds() []casebook.Kind {
 const (
 	kindConstraintTemplate casebook.Kind = "ConstraintTemplate.templates.gatekeeper.sh"
 	constraintsGroup                     = "constraints.gatekeeper.sh"
+	// kindConstraintTemplateRef is how findings name a template.
+	kindConstraintTemplateRef = "ConstraintTemplate"
 	// kindConstraints stands for every constraint kind: they are named by
 	// the templates, so they are listed one by one once those are read.
 	kindConstraints casebook.Kind = "*." + constraintsGroup
@@ -176,7 +181,7 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 	lastAudit, lastAudited := "", ""       // the latest audit of any constraint
 
 	for _, t := range tpls {
-		tRef := casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()}
+		tRef := casebook.ObjectRef{Kind: kindConstraintTemplateRef, Name: t.GetName()}
 		created, _, _ := unstructured.NestedBool(t.Object, "status", "created")
 		status := byPodStatus(t)
 		// Errors in the template's own Rego are O-002's; the rest are ours.
@@ -243,8 +248,8 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 			f.Evidence = append(f.Evidence, pods.down(id)...)
 		}
 		for _, t := range stale {
-			f.Objects = append(f.Objects, casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()})
-			f.Evidence = append(f.Evidence, casebook.Evidence{Object: casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()}, Field: fmt.Sprintf("(generation %d) status.created", t.GetGeneration()), Text: fmt.Sprintf("not true, status.byPod: %d entries", len(byPodStatus(t)))})
+			f.Objects = append(f.Objects, casebook.ObjectRef{Kind: kindConstraintTemplateRef, Name: t.GetName()})
+			f.Evidence = append(f.Evidence, casebook.Evidence{Object: casebook.ObjectRef{Kind: kindConstraintTemplateRef, Name: t.GetName()}, Field: fmt.Sprintf("(generation %d) status.created", t.GetGeneration()), Text: fmt.Sprintf("not true, status.byPod: %d entries", len(byPodStatus(t)))})
 		}
 		if lastAudit != "" {
 			f.Evidence = append(f.Evidence, note("Constraint", "latest status.auditTimestamp of any constraint: %s (%s)", lastAudit, lastAudited))
@@ -380,3 +385,28 @@ func (g gkPods) statusPods() []string { return g.withOperation("status") }
 
 // webhookPods are the pods that answer admission requests.
 func (g gkPods) webhookPods() []string { return g.withOperation("webhook") }
+
+// o003Steps are the next steps of GatekeeperPolicyUpdateDelayed findings, by cause.
+var o003Steps = stepsByCause{
+	"template-not-created": {
+		{Step: 2, Kind: kindConstraintTemplateRef, Cmd: `kubectl describe constrainttemplate %name%`},
+	},
+	"template-errors-on-some-pods": {
+		{Step: 2, Kind: kindConstraintTemplateRef, Cmd: `kubectl describe constrainttemplate %name%`},
+	},
+	"status-not-updated": {
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% describe pod %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% logs %name% --tail=100`},
+	},
+	"pods-behind": {
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% describe pod %name%`},
+	},
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% describe pod %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (GatekeeperPolicyUpdateDelayed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return o003Steps.of(f.Cause)
+}

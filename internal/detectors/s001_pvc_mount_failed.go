@@ -21,7 +21,10 @@ import (
 // FailedMount). Mount failures of local-path volumes are K-003's.
 type PVCMountFailed struct{}
 
-var _ engine.Detector = PVCMountFailed{}
+var (
+	_ engine.Detector = PVCMountFailed{}
+	_ engine.Stepper  = PVCMountFailed{}
+)
 
 // CaseID returns "S-001".
 func (PVCMountFailed) CaseID() string { return "S-001" }
@@ -260,4 +263,48 @@ func classNames(sto *storage) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// s001Steps are the next steps of PVCMountFailed findings, by cause.
+var s001Steps = stepsByCause{
+	"storage-class-missing": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+	},
+	"no-default-storage-class": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+	},
+	"provisioner-missing": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 4, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl -n kube-system get deploy,pods -l app=local-path-provisioner`},
+	},
+	"provisioning-failed": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 4, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+	},
+	"access-mode-unsupported": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+	},
+	"multi-attach": {
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get volumeattachments`},
+	},
+	"attach-failed": {
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get volumeattachments`},
+	},
+	"mount-failed": {
+		{Step: 7, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 7, Kind: casebook.KindPod, Cmd: `journalctl -u k3s-agent --no-pager | grep -i mount | tail -n 20`, OnNode: true},
+	},
+	"": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (PVCMountFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return s001Steps.of(f.Cause)
 }

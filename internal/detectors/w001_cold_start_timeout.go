@@ -24,7 +24,10 @@ import (
 // the single-threaded start, is reported as a root cause of its own.
 type ColdStartTimeout struct{}
 
-var _ engine.Detector = ColdStartTimeout{}
+var (
+	_ engine.Detector = ColdStartTimeout{}
+	_ engine.Stepper  = ColdStartTimeout{}
+)
 
 // CaseID returns "W-001".
 func (ColdStartTimeout) CaseID() string { return "W-001" }
@@ -256,4 +259,17 @@ func describeProbe(pr *corev1.Probe) string {
 	}
 	return fmt.Sprintf("%s, initialDelaySeconds %d, periodSeconds %d, timeoutSeconds %d, failureThreshold %d",
 		how, b.delay, b.period, b.timeout, b.threshold)
+}
+
+// w001Steps are the next steps of ColdStartTimeout findings, by cause.
+var w001Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl get pod -n %ns% %name% -o jsonpath='{.spec.runtimeClassName}{" "}{.status.containerStatuses[*].restartCount}{"\n"}'`},
+		{Step: 2, Kind: casebook.KindPod, Cmd: `kubectl get events -n %ns% --field-selector involvedObject.name=%name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (ColdStartTimeout) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return w001Steps.of(f.Cause)
 }

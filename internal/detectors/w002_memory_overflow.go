@@ -20,7 +20,10 @@ import (
 // in the pod's log, which casebook does not read.
 type MemoryOverflow struct{}
 
-var _ engine.Detector = MemoryOverflow{}
+var (
+	_ engine.Detector = MemoryOverflow{}
+	_ engine.Stepper  = MemoryOverflow{}
+)
 
 // CaseID returns "W-002".
 func (MemoryOverflow) CaseID() string { return "W-002" }
@@ -102,4 +105,17 @@ func oomKilled(p *corev1.Pod, c *corev1.Container, rt *wasmRuntimes, rtQuote cas
 		f.Message = "the Wasm container has no memory limit: its linear memory, which only grows, took the node's memory until the kernel OOM-killed it"
 	}
 	return f, true
+}
+
+// w002Steps are the next steps of MemoryOverflow findings, by cause.
+var w002Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `dmesg -T | grep -i -E "oom|killed process"`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (MemoryOverflow) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return w002Steps.of(f.Cause)
 }

@@ -22,7 +22,10 @@ import (
 // plain HTTP, and a tag that does not exist.
 type ImagePullFailed struct{}
 
-var _ engine.Detector = ImagePullFailed{}
+var (
+	_ engine.Detector = ImagePullFailed{}
+	_ engine.Stepper  = ImagePullFailed{}
+)
 
 // CaseID returns "W-007".
 func (ImagePullFailed) CaseID() string { return "W-007" }
@@ -200,4 +203,17 @@ func elsewhere(image string, p *corev1.Pod, runsOn map[string][]*corev1.Pod, nod
 		out = append(out, quote(casebook.KindPod, objName(o.Namespace, o.Name), "runs the same image %s on node %s%s", image, o.Spec.NodeName, platform))
 	}
 	return out
+}
+
+// w007Steps are the next steps of ImagePullFailed findings, by cause.
+var w007Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 2, Kind: casebook.KindPod, Cmd: `tail -n 100 /var/lib/rancher/k3s/agent/containerd/containerd.log`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (ImagePullFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return w007Steps.of(f.Cause)
 }

@@ -117,15 +117,26 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 		all, res.Excluded = opts.Exclusions.Apply(all)
 	}
 	res.Findings = group(all)
+	byCase := map[string]Detector{}
+	for _, d := range detectors {
+		byCase[d.CaseID()] = d
+	}
 	for i := range res.Findings {
 		f := &res.Findings[i]
-		if opts.Case == nil {
-			continue
+		var c *casebook.Case
+		if opts.Case != nil {
+			if cc, ok := opts.Case(f.CaseID); ok {
+				c = cc
+				f.Severity = c.Severity
+			}
 		}
-		if c, ok := opts.Case(f.CaseID); ok {
-			f.Severity = c.Severity
-			f.NextStep = c.FirstStep()
+		ts := defaultNext(f)
+		if s, ok := byCase[f.CaseID].(Stepper); ok {
+			if own := s.NextSteps(f); len(own) > 0 {
+				ts = own
+			}
 		}
+		f.Next = fillNext(st, c, f, ts)
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].SortKey() < res.Findings[j].SortKey() })
 	res.Warnings = dedupeWarnings(res.Warnings)

@@ -125,7 +125,9 @@ func TestGrouping(t *testing.T) {
 	}
 }
 
-// TestCaseFillsSeverityAndNextStep: severity and next step come from the case.
+// TestCaseFillsSeverityAndNextStep: the severity comes from the case; the
+// next step is a command for the finding's own object (never the case's
+// example command), tied to the case's step and its title.
 func TestCaseFillsSeverityAndNextStep(t *testing.T) {
 	c := &casebook.Case{ID: "N-002", Severity: casebook.SeverityCritical,
 		Sections: []casebook.Section{{Title: "排查过程", Text: "先看这里。\n\n1. **确认 Service 的 selector。**\n\n   ```bash\n   kubectl get svc\n   ```\n2. 第二步"}}}
@@ -136,8 +138,10 @@ func TestCaseFillsSeverityAndNextStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := res.Findings[0]
-	if f.Severity != casebook.SeverityCritical || f.NextStep != "确认 Service 的 selector。 → kubectl get svc" {
-		t.Errorf("severity %q, next step %q", f.Severity, f.NextStep)
+	want := casebook.Step{Command: "kubectl describe pod -n a b", Ref: "N-002#排查过程", StepNo: 1, Title: "确认 Service 的 selector。",
+		Objects: []casebook.ObjectRef{pod("a", "b")}}
+	if f.Severity != casebook.SeverityCritical || len(f.Next) != 1 || fmt.Sprint(f.Next[0]) != fmt.Sprint(want) {
+		t.Errorf("severity %q, next %+v, want %+v", f.Severity, f.Next, want)
 	}
 }
 

@@ -123,6 +123,10 @@ func FindingsTable(w io.Writer, d *casebook.Report, color bool) error {
 			if more > 0 {
 				fmt.Fprintf(&b, "    %s … %d more (-o json shows all)\n", p.paint(ansiDim, "│"), more)
 			}
+			for _, s := range f.Next {
+				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiBold, nextLabel(s)), s.Command)
+				fmt.Fprintf(&b, "          %s\n", p.paint(ansiDim, stepRef(s)))
+			}
 			if f.NextStep != "" {
 				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiBold, "next:"), f.NextStep)
 			}
@@ -168,6 +172,24 @@ func quoteLine(f casebook.Finding, e casebook.Evidence) string {
 	return e.String()
 }
 
+// nextLabel introduces a next step, with the node it runs on.
+func nextLabel(s casebook.Step) string {
+	if s.Node != "" {
+		return "next (on node " + s.Node + "):"
+	}
+	return "next:"
+}
+
+// stepRef names the case step a next step comes from: "↳ K-002 排查过程 1. 列出 Pending Pod".
+func stepRef(s casebook.Step) string {
+	id, _, _ := strings.Cut(s.Ref, "#")
+	ref := fmt.Sprintf("↳ %s 排查过程 %d.", id, s.StepNo)
+	if s.Title != "" {
+		ref += " " + s.Title
+	}
+	return ref
+}
+
 func objectName(o casebook.ObjectRef) string {
 	if o.Namespace == "" {
 		return o.Name
@@ -204,6 +226,16 @@ func FindingsMarkdown(w io.Writer, d *casebook.Report) error {
 					b.WriteString(strings.ReplaceAll(quoteLine(f, e), "```", "'''") + "\n")
 				}
 				b.WriteString("```\n")
+				if len(f.Next) > 0 {
+					b.WriteString("\nNext steps:\n\n")
+				}
+				for _, s := range f.Next {
+					fmt.Fprintf(&b, "- %s", mdEscape(stepRef(s)))
+					if s.Node != "" {
+						fmt.Fprintf(&b, ", on node `%s`", s.Node)
+					}
+					fmt.Fprintf(&b, ":\n\n  ```sh\n  %s\n  ```\n", s.Command)
+				}
 				if f.NextStep != "" {
 					fmt.Fprintf(&b, "\nNext step: %s\n", mdEscape(f.NextStep))
 				}

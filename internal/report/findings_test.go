@@ -29,14 +29,16 @@ func sampleDiagnosis() *casebook.Report {
 		Findings: []casebook.Finding{
 			{CaseID: "K-002", Severity: casebook.SeverityCritical, Cause: "insufficient-memory", Objects: pods,
 				Message: "pod cannot be scheduled: 3 node(s): not enough free memory", Evidence: evidence,
-				NextStep: "列出 Pending Pod，取出完整的调度失败消息。"},
+				Next: []casebook.Step{
+					{Command: "kubectl describe pod -n shop api-6f9c7d8b5c-00", Ref: "K-002#排查过程", StepNo: 1, Title: "列出 Pending Pod，取出完整的调度失败消息。"},
+					{Command: "journalctl -u k3s-agent --no-pager -n 200", Node: "edge-2", Ref: "K-002#排查过程", StepNo: 3, Title: "资源与 Pod 数量"}}},
 			{CaseID: "N-003", Severity: casebook.SeverityMajor, Cause: "backend-port-missing",
 				Objects: []casebook.ObjectRef{{Kind: "Ingress", Namespace: "shop", Name: "web"}},
 				Message: "the Ingress routes to a port its backend Service does not have",
 				Evidence: []casebook.Evidence{
 					{Object: casebook.ObjectRef{Kind: "Ingress", Namespace: "shop", Name: "web"}, Field: "rule shop.example.com/ backend", Text: "service web port 8080"},
 					{Object: casebook.ObjectRef{Kind: "Service", Namespace: "shop", Name: "web"}, Field: "spec.ports", Text: "http 80/TCP | web"}},
-				NextStep: "用正确的 Host 头和 SNI 复现，并记录状态码。"},
+				Next: []casebook.Step{{Command: "kubectl describe ingress -n shop web", Ref: "N-003#排查过程", StepNo: 5, Title: "核对后端 Service、端口与端点。"}}},
 		},
 		Warnings: []casebook.Warning{{Source: "snapshot", Message: "bundle/broken.yaml: yaml: line 3: did not find expected key (file skipped)"}},
 		Cases: map[string]casebook.CaseTitle{

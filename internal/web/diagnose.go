@@ -91,6 +91,11 @@ type diagnosisView struct {
 	Warnings []string
 }
 
+// nextRow is a next step: the case step it comes from, and its command.
+type nextRow struct {
+	Title, Command, Node string
+}
+
 // findingGroup is the findings of one case.
 type findingGroup struct {
 	caseRow
@@ -103,9 +108,7 @@ type findingRow struct {
 	Cause    string
 	Objects  []string
 	Evidence []string
-	NextStep string
-	// NextCommand is the step's first command, shown as code.
-	NextCommand string
+	Next     []nextRow
 }
 
 func (s *Server) diagnosePage(w http.ResponseWriter, r *http.Request) {
@@ -168,12 +171,12 @@ func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 			byCase[f.CaseID] = g
 			order = append(order, f.CaseID)
 		}
-		row := findingRow{Message: f.Message, Cause: f.Cause, NextStep: f.NextStep}
+		row := findingRow{Message: f.Message, Cause: f.Cause}
+		for _, n := range f.Next {
+			row.Next = append(row.Next, nextRow{Title: fmt.Sprintf("%d. %s", n.StepNo, n.Title), Command: n.Command, Node: n.Node})
+		}
 		for _, e := range f.Evidence {
 			row.Evidence = append(row.Evidence, e.String())
-		}
-		if step, cmd, ok := strings.Cut(f.NextStep, " → "); ok {
-			row.NextStep, row.NextCommand = step, cmd
 		}
 		for _, o := range f.Objects {
 			row.Objects = append(row.Objects, o.String())

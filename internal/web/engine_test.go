@@ -40,7 +40,7 @@ func TestEngineDiagnoser(t *testing.T) {
 		if len(got.Findings) != 1 || got.Findings[0].CaseID != "K-002" || got.Findings[0].Objects[0].Name != "analytics-0" {
 			t.Errorf("%s: findings %+v, want K-002 on shop/analytics-0", name, got.Findings)
 		}
-		if got.Findings[0].NextStep == "" {
+		if len(got.Findings[0].Next) == 0 {
 			t.Errorf("%s: no next step", name)
 		}
 		for _, w := range got.Warnings {

@@ -131,7 +131,7 @@ func sampleDiagnosis(source string) *casebook.Report {
 		Objects:  []casebook.ObjectRef{{Kind: "Pod", Namespace: "shop", Name: "web-0"}},
 		Message:  "pod cannot be scheduled: " + xssPayload,
 		Evidence: []casebook.Evidence{{Object: casebook.ObjectRef{Kind: "Pod", Namespace: "shop", Name: "web-0"}, Field: "event Warning FailedScheduling", Text: "0/3 nodes are available: 3 Insufficient memory."}},
-		NextStep: "查看 Pod 事件",
+		Next:     []casebook.Step{{Command: "kubectl describe pod -n shop web-0", Ref: "K-002#排查过程", StepNo: 1, Title: "查看 Pod 事件"}},
 	}}, Warnings: []casebook.Warning{{Source: "snapshot", Message: "bad.yaml: not YAML"}}}
 }
 
