@@ -93,8 +93,10 @@ type Finding struct {
 	// grouped into one, listing all their objects.
 	Cause   string      `json:"cause" yaml:"cause"`
 	Objects []ObjectRef `json:"objects" yaml:"objects"`
-	// Message says in one line what is wrong, without naming the objects.
-	Message string `json:"message" yaml:"message"`
+	// Message says in one line what is wrong, without naming the objects;
+	// MessageZH says the same in Chinese.
+	Message   string `json:"message" yaml:"message"`
+	MessageZH string `json:"message_zh" yaml:"message_zh"`
 	// Evidence quotes what the cluster says, verbatim: an event message, a
 	// condition, a status field, each with the object and field it comes
 	// from.

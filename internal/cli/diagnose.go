@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,9 +32,14 @@ type DiagnoseOptions struct {
 
 	Snapshot string
 	Output   string
-	FailOn   string
-	Config   string
-	Timeout  time.Duration
+	// Lang is the language of the findings in table and Markdown output:
+	// zh or en; empty follows LC_ALL, LC_MESSAGES, LANG.
+	Lang string
+	// Getenv reads the locale; nil is os.Getenv.
+	Getenv  func(string) string
+	FailOn  string
+	Config  string
+	Timeout time.Duration
 }
 
 // ClusterOptions are the kubectl-style flags that pick a cluster and a
@@ -165,6 +171,7 @@ config); 3 findings at or above --fail-on.`,
 	opts.Cluster = newClusterOptions(cmd)
 	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "diagnose the snapshot at `PATH` (directory, .tar.gz or file) instead of a live cluster")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table, json, yaml or markdown")
+	cmd.Flags().StringVar(&opts.Lang, "lang", "", "language of the findings: zh or en (default from LC_ALL, LC_MESSAGES or LANG; zh when they say neither)")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "minor", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (by case, namespace, object name pattern)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
@@ -190,6 +197,10 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		ctx = context.Background()
 	}
 	if err := outputFlag(opts.Output, "table", "json", "yaml", "markdown"); err != nil {
+		return err
+	}
+	lang, err := findingsLang(opts.Lang, opts.Getenv)
+	if err != nil {
 		return err
 	}
 	rank, err := failRank(opts.FailOn)
@@ -252,9 +263,9 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	case "yaml":
 		err = report.YAML(opts.IO.Out, d)
 	case "markdown":
-		err = report.FindingsMarkdown(opts.IO.Out, d)
+		err = report.Markdown(opts.IO.Out, d, lang)
 	default:
-		err = report.FindingsTable(opts.IO.Out, d, opts.IO.Color)
+		err = report.DiagnoseTable(opts.IO.Out, d, opts.IO.Color, lang)
 	}
 	if err != nil {
 		return err
@@ -273,4 +284,29 @@ func snapshotName(path string, snap *snapshot.Snapshot) string {
 		name += ", namespace " + snap.Namespace
 	}
 	return name
+}
+
+// findingsLang picks the language of the findings: --lang, else the
+// locale (LC_ALL, LC_MESSAGES, LANG, the first one set), else Chinese, the
+// language of the cases.
+func findingsLang(flag string, getenv func(string) string) (report.Lang, error) {
+	if flag != "" {
+		l, ok := report.ParseLang(flag)
+		if !ok || (flag != "zh" && flag != "en") {
+			return "", usageErrorf("--lang %q: want zh or en", flag)
+		}
+		return l, nil
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if s := getenv(v); s != "" {
+			if l, ok := report.ParseLang(s); ok {
+				return l, nil
+			}
+			break
+		}
+	}
+	return report.ZH, nil
 }

@@ -215,3 +215,36 @@ func serveAPIDiagnose(t *testing.T, snap string) map[string]any {
 	}
 	return out
 }
+
+// TestDiagnoseLang: findings speak the language of --lang, else of the
+// locale; JSON carries both.
+func TestDiagnoseLang(t *testing.T) {
+	const en, zh = "the Service's selector matches no pod", "Service 的选择器选不中任何 Pod"
+	n002 := "../detectors/testdata/N-002/broken"
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"flag zh", []string{"--lang", "zh"}, "en_US.UTF-8", zh},
+		{"flag en", []string{"--lang", "en"}, "zh_CN.UTF-8", en},
+		{"locale zh", nil, "zh_CN.UTF-8", zh},
+		{"locale en", nil, "en_GB.UTF-8", en},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("LC_ALL", tc.env)
+			_, out, errOut := runDiagnoseCLI(t, append([]string{"diagnose", "--snapshot", n002}, tc.args...)...)
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("output lacks %q:\n%s%s", tc.want, out, errOut)
+			}
+		})
+	}
+	_, out, _ := runDiagnoseCLI(t, "diagnose", "--snapshot", n002, "-o", "json")
+	if !strings.Contains(out, `"message": "`+en) || !strings.Contains(out, `"message_zh": "`+zh) {
+		t.Errorf("JSON does not carry both languages:\n%s", out)
+	}
+	if code, _, errOut := runDiagnoseCLI(t, "diagnose", "--snapshot", n002, "--lang", "fr"); code != ExitUsage {
+		t.Errorf("--lang fr: exit %d, want %d (%s)", code, ExitUsage, errOut)
+	}
+}

@@ -308,3 +308,17 @@ func (m stepsByCause) of(cause string) []engine.StepTemplate {
 	}
 	return m[""]
 }
+
+// zhByCause are a detector's finding messages in Chinese, by cause; a
+// combined cause takes the message of its first part, as stepsByCause.
+type zhByCause map[string]string
+
+func (m zhByCause) of(cause string) string {
+	if s, ok := m[cause]; ok {
+		return s
+	}
+	if first, _, ok := strings.Cut(cause, "+"); ok {
+		return m[first]
+	}
+	return m[""]
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -137,6 +138,9 @@ func TestEveryDetectorOverEveryFixture(t *testing.T) {
 			for _, f := range res.Findings {
 				if f.Message == "" || len(f.Evidence) == 0 {
 					t.Errorf("%s %s: a finding needs a message and evidence", f.CaseID, f.Cause)
+				}
+				if !strings.ContainsFunc(f.MessageZH, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+					t.Errorf("%s %s: no Chinese message (message_zh %q)", f.CaseID, f.Cause, f.MessageZH)
 				}
 			}
 		})

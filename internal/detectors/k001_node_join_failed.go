@@ -24,8 +24,9 @@ import (
 type NodeJoinFailed struct{}
 
 var (
-	_ engine.Detector = NodeJoinFailed{}
-	_ engine.Stepper  = NodeJoinFailed{}
+	_ engine.Detector   = NodeJoinFailed{}
+	_ engine.Stepper    = NodeJoinFailed{}
+	_ engine.Translator = NodeJoinFailed{}
 )
 
 // CaseID returns "K-001".
@@ -234,3 +235,14 @@ var k001Steps = stepsByCause{
 func (NodeJoinFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return k001Steps.of(f.Cause)
 }
+
+// k001ZH are the messages of NodeJoinFailed findings in Chinese, by cause.
+var k001ZH = zhByCause{
+	"stale-node-password":     `节点密码 Secret 比它的 Node 活得久：同名机器带着新的 /etc/rancher/node/password 加入时会被拒绝（"Node password rejected, duplicate hostname ..."）`,
+	"agent-not-reporting":     `节点的 K3s agent 不再向 server 汇报：它到 6443 端口的连接断了，或它重启后被拒绝（token、节点密码、版本）`,
+	"node-network-not-ready":  `节点已注册，但网络始终没有起来：flannel 没有可用的网卡或对端（UDP 8472 被拦、NAT 地址、选错网卡）`,
+	"agent-newer-than-server": `agent 运行的 K3s 比 server 新：server 可以比 agent 新，反过来不行`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (NodeJoinFailed) MessageZH(f *casebook.Finding) string { return k001ZH.of(f.Cause) }

@@ -24,8 +24,9 @@ import (
 type PodSchedulingFailed struct{}
 
 var (
-	_ engine.Detector = PodSchedulingFailed{}
-	_ engine.Stepper  = PodSchedulingFailed{}
+	_ engine.Detector   = PodSchedulingFailed{}
+	_ engine.Stepper    = PodSchedulingFailed{}
+	_ engine.Translator = PodSchedulingFailed{}
 )
 
 // CaseID returns "K-002".
@@ -585,3 +586,30 @@ var k002Steps = stepsByCause{
 func (PodSchedulingFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return k002Steps.of(f.Cause)
 }
+
+// k002ZH are the messages of PodSchedulingFailed findings in Chinese, by cause.
+var k002ZH = zhByCause{
+	"insufficient-cpu":               `Pod 无法调度：节点空闲 CPU 不足`,
+	"insufficient-memory":            `Pod 无法调度：节点空闲内存不足`,
+	"insufficient-ephemeral-storage": `Pod 无法调度：节点空闲临时存储不足`,
+	"insufficient-pods":              `Pod 无法调度：节点没有空闲的 Pod 名额`,
+	"insufficient-resource":          `Pod 无法调度：节点缺少所请求的资源`,
+	"untolerated-taint":              `Pod 无法调度：节点有 Pod 不容忍的污点`,
+	"node-affinity":                  `Pod 无法调度：节点标签不满足 Pod 的 nodeSelector 或节点亲和性`,
+	"pod-affinity":                   `Pod 无法调度：找不到 Pod 亲和性要求的 Pod`,
+	"pod-anti-affinity":              `Pod 无法调度：反亲和性规则排除了节点`,
+	"unbound-pvc":                    `Pod 无法调度：Pod 的 PersistentVolumeClaim 未绑定`,
+	"volume-node-affinity":           `Pod 无法调度：Pod 的 PersistentVolume 固定在别的节点上`,
+	"no-persistent-volume":           `Pod 无法调度：没有可供该 PVC 绑定的 PersistentVolume`,
+	"too-many-pods":                  `Pod 无法调度：节点已运行到 Pod 数上限`,
+	"unschedulable":                  `Pod 无法调度：节点已被 cordon（unschedulable）`,
+	"host-ports":                     `Pod 无法调度：请求的 hostPort 已被占用`,
+	"node-name":                      `Pod 无法调度：不是 Pod 指定的节点`,
+	"prefiltered":                    `Pod 无法调度：节点被预先排除（例如 DaemonSet Pod 的其他节点）`,
+	"no-nodes":                       `Pod 无法调度：集群没有节点`,
+	"other":                          `Pod 无法调度：其他调度约束`,
+	"":                               `Pod 无法调度`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (PodSchedulingFailed) MessageZH(f *casebook.Finding) string { return k002ZH.of(f.Cause) }

@@ -19,8 +19,9 @@ import (
 type StorageVolumeMountFailed struct{}
 
 var (
-	_ engine.Detector = StorageVolumeMountFailed{}
-	_ engine.Stepper  = StorageVolumeMountFailed{}
+	_ engine.Detector   = StorageVolumeMountFailed{}
+	_ engine.Stepper    = StorageVolumeMountFailed{}
+	_ engine.Translator = StorageVolumeMountFailed{}
 )
 
 // CaseID returns "K-003".
@@ -297,3 +298,15 @@ var k003Steps = stepsByCause{
 func (StorageVolumeMountFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return k003Steps.of(f.Cause)
 }
+
+// k003ZH are the messages of StorageVolumeMountFailed findings in Chinese, by cause.
+var k003ZH = zhByCause{
+	"provisioner-not-running": `local-path provisioner 没有运行，local-path 卷既不会创建也不会删除`,
+	"helper-pod-failed":       `local-path 的 helper Pod 无法运行，节点上的卷目录没有被创建或删除`,
+	"pv-node-gone":            `Pod 的 local-path 卷所在的节点已不存在，Pod 在哪里都无法启动`,
+	"pv-node-not-ready":       `Pod 的 local-path 卷所在的节点未就绪，Pod 无法启动`,
+	"local-path-mount-failed": `Pod 的 local-path 卷无法在其节点上挂载：目录缺失或不可用`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (StorageVolumeMountFailed) MessageZH(f *casebook.Finding) string { return k003ZH.of(f.Cause) }

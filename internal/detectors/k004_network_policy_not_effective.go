@@ -28,8 +28,9 @@ import (
 type NetworkPolicyNotEffective struct{}
 
 var (
-	_ engine.Detector = NetworkPolicyNotEffective{}
-	_ engine.Stepper  = NetworkPolicyNotEffective{}
+	_ engine.Detector   = NetworkPolicyNotEffective{}
+	_ engine.Stepper    = NetworkPolicyNotEffective{}
+	_ engine.Translator = NetworkPolicyNotEffective{}
 )
 
 // CaseID returns "K-004".
@@ -651,3 +652,14 @@ var k004Steps = stepsByCause{
 func (NetworkPolicyNotEffective) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return k004Steps.of(f.Cause)
 }
+
+// k004ZH are the messages of NetworkPolicyNotEffective findings in Chinese, by cause.
+var k004ZH = zhByCause{
+	"policy-controller-disabled":   `存在 NetworkPolicy 但无人执行：K3s 以 --disable-network-policy 运行，且没有安装带策略引擎的 CNI`,
+	"policy-selects-no-pod":        `NetworkPolicy 的 podSelector 选不中任何 Pod，因此它什么也不保护`,
+	"egress-blocks-dns":            `这些 Pod 的出站 NetworkPolicy 没有放行 UDP 53 端口，DNS 查询因此失败`,
+	"ingress-port-is-service-port": `NetworkPolicy 放行的是 Service 端口，但策略看到的是 Pod 端口（targetPort），本想放行的流量被拒绝`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (NetworkPolicyNotEffective) MessageZH(f *casebook.Finding) string { return k004ZH.of(f.Cause) }

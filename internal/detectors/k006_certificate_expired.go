@@ -23,8 +23,9 @@ import (
 type CertificateExpired struct{}
 
 var (
-	_ engine.Detector = CertificateExpired{}
-	_ engine.Stepper  = CertificateExpired{}
+	_ engine.Detector   = CertificateExpired{}
+	_ engine.Stepper    = CertificateExpired{}
+	_ engine.Translator = CertificateExpired{}
 )
 
 // CaseID returns "K-006".
@@ -130,3 +131,14 @@ var k006Steps = stepsByCause{
 func (CertificateExpired) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return k006Steps.of(f.Cause)
 }
+
+// k006ZH are the messages of CertificateExpired findings in Chinese, by cause.
+var k006ZH = zhByCause{
+	"ca-certs-expiring":   `K3s CA 证书将在一年内到期且不会自动续期：除非轮换（k3s certificate rotate-ca），它签发的所有证书都会随之失效`,
+	"certs-not-yet-valid": `节点上的 K3s 证书尚未生效：节点时钟落后于证书签发时间`,
+	"node-certs-expired":  `节点上的 K3s 证书已过期：K3s 只在启动时续期，而它在续期窗口内没有重启`,
+	"node-certs-expiring": `节点上的 K3s 证书已进入续期窗口而 K3s 之后没有重启：证书只在 K3s 启动时续期，不重启就会过期`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (CertificateExpired) MessageZH(f *casebook.Finding) string { return k006ZH.of(f.Cause) }

@@ -23,8 +23,9 @@ import (
 type PodCrossNodeCommunicationFailed struct{}
 
 var (
-	_ engine.Detector = PodCrossNodeCommunicationFailed{}
-	_ engine.Stepper  = PodCrossNodeCommunicationFailed{}
+	_ engine.Detector   = PodCrossNodeCommunicationFailed{}
+	_ engine.Stepper    = PodCrossNodeCommunicationFailed{}
+	_ engine.Translator = PodCrossNodeCommunicationFailed{}
 )
 
 // CaseID returns "N-001".
@@ -264,4 +265,18 @@ var n001Steps = stepsByCause{
 // NextSteps returns the next steps of a finding, for its own objects.
 func (PodCrossNodeCommunicationFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return n001Steps.of(f.Cause)
+}
+
+// n001ZH are the messages of PodCrossNodeCommunicationFailed findings in Chinese, by cause.
+var n001ZH = zhByCause{
+	"flannel-backend-differs":     `各 K3s server 上 flannel 的后端不一致；flannel 选项在每个 server 上都必须相同`,
+	"flannel-public-ip-duplicate": `多个节点登记了同一个 flannel 公网 IP，通往它们的隧道都落在同一个地址，跨节点 Pod 流量丢失`,
+	"flannel-ip-not-node-ip":      `flannel 用的隧道地址不是节点的 --node-ip：未设 --flannel-iface 时它选默认路由网卡，其他节点可能访问不到`,
+	"flannel-not-registered":      `flannel 没有登记这个节点（没有公网 IP 或 VTEP 信息），它与其他节点之间没有覆盖网络隧道`,
+	"node-network-unavailable":    `节点报告 NetworkUnavailable：其 Pod 网络没有建立，节点上的 Pod 无法访问其他节点`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (PodCrossNodeCommunicationFailed) MessageZH(f *casebook.Finding) string {
+	return n001ZH.of(f.Cause)
 }

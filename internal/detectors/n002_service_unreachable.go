@@ -22,8 +22,9 @@ import (
 type ServiceUnreachable struct{}
 
 var (
-	_ engine.Detector = ServiceUnreachable{}
-	_ engine.Stepper  = ServiceUnreachable{}
+	_ engine.Detector   = ServiceUnreachable{}
+	_ engine.Stepper    = ServiceUnreachable{}
+	_ engine.Translator = ServiceUnreachable{}
 )
 
 // CaseID returns "N-002".
@@ -351,3 +352,15 @@ var n002Steps = stepsByCause{
 func (ServiceUnreachable) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return n002Steps.of(f.Cause)
 }
+
+// n002ZH are the messages of ServiceUnreachable findings in Chinese, by cause.
+var n002ZH = zhByCause{
+	"selector-matches-no-pod":    `Service 的选择器选不中任何 Pod，因此没有端点`,
+	"no-ready-endpoints":         `Service 选中的 Pod 没有一个就绪，因此没有就绪端点`,
+	"target-port-not-exposed":    `Service 的 targetPort 不是其 Pod 暴露的端口`,
+	"target-port-name-not-found": `Service 的命名 targetPort 与其 Pod 的任何容器端口名都不匹配`,
+	"servicelb-pending":          `LoadBalancer 没有外部 IP：K3s ServiceLB（svclb）Pod 没有一个在运行`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (ServiceUnreachable) MessageZH(f *casebook.Finding) string { return n002ZH.of(f.Cause) }

@@ -22,8 +22,9 @@ import (
 type IngressRoutingError struct{}
 
 var (
-	_ engine.Detector = IngressRoutingError{}
-	_ engine.Stepper  = IngressRoutingError{}
+	_ engine.Detector   = IngressRoutingError{}
+	_ engine.Stepper    = IngressRoutingError{}
+	_ engine.Translator = IngressRoutingError{}
 )
 
 // CaseID returns "N-003".
@@ -419,3 +420,17 @@ func noReadyBackend(idx *cluster.ServiceIndex, ing casebook.ObjectRef, backendQu
 		Evidence: ev,
 	}, true
 }
+
+// n003ZH are the messages of IngressRoutingError findings in Chinese, by cause.
+var n003ZH = zhByCause{
+	"ingress-class-missing":          `Ingress 指定的 IngressClass 不存在，没有控制器为它服务`,
+	"backend-service-missing":        `Ingress 路由到一个不存在的 Service`,
+	"backend-port-missing":           `Ingress 路由到后端 Service 没有的端口`,
+	"backend-no-ready-endpoints":     `Ingress 路由到的 Service 没有就绪端点，控制器无处转发请求`,
+	"tls-secret-missing":             `Ingress 的 TLS Secret 不存在，HTTPS 用控制器的默认证书提供，或根本不提供`,
+	"ingress-controller-not-running": `Ingress 所属类别的 ingress 控制器没有运行，没有组件为它路由流量`,
+	"host-path-conflict":             `两个 Ingress 为不同后端声明了相同的 host 和 path，只有其中一个能收到流量`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (IngressRoutingError) MessageZH(f *casebook.Finding) string { return n003ZH.of(f.Cause) }

@@ -28,8 +28,9 @@ import (
 type GatekeeperWebhookTimeout struct{}
 
 var (
-	_ engine.Detector = GatekeeperWebhookTimeout{}
-	_ engine.Stepper  = GatekeeperWebhookTimeout{}
+	_ engine.Detector   = GatekeeperWebhookTimeout{}
+	_ engine.Stepper    = GatekeeperWebhookTimeout{}
+	_ engine.Translator = GatekeeperWebhookTimeout{}
 )
 
 // CaseID returns "O-001".
@@ -433,3 +434,15 @@ var o001Steps = stepsByCause{
 func (GatekeeperWebhookTimeout) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return o001Steps.of(f.Cause)
 }
+
+// o001ZH are the messages of GatekeeperWebhookTimeout findings in Chinese, by cause.
+var o001ZH = zhByCause{
+	"webhook-down-fail-closed": `Gatekeeper webhook 的 Service 没有就绪 Pod，且 webhook 失败即拒绝（failurePolicy Fail）：API server 拒绝它匹配的每个写请求`,
+	"webhook-down-fail-open":   `Gatekeeper webhook 的 Service 没有就绪 Pod，且 webhook 失败即放行（failurePolicy Ignore）：写请求要等调用失败，然后不经任何策略检查通过`,
+	"webhook-timeout":          `Pod 已就绪，但调用 Gatekeeper webhook 超时：策略计算慢、API server 到不了 Pod，或 timeoutSeconds 对该节点太紧`,
+	"webhook-certificate":      `API server 不信任 Gatekeeper webhook 的证书：caBundle 与服务证书不匹配`,
+	"webhook-unreachable":      `Pod 已就绪，但 API server 连不上 Gatekeeper webhook Pod：API server 到 Pod 的路径不通`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (GatekeeperWebhookTimeout) MessageZH(f *casebook.Finding) string { return o001ZH.of(f.Cause) }

@@ -30,8 +30,9 @@ import (
 type OPAPolicyEvaluationFailed struct{}
 
 var (
-	_ engine.Detector = OPAPolicyEvaluationFailed{}
-	_ engine.Stepper  = OPAPolicyEvaluationFailed{}
+	_ engine.Detector   = OPAPolicyEvaluationFailed{}
+	_ engine.Stepper    = OPAPolicyEvaluationFailed{}
+	_ engine.Translator = OPAPolicyEvaluationFailed{}
 )
 
 // CaseID returns "O-002".
@@ -197,3 +198,12 @@ var o002Steps = stepsByCause{
 func (OPAPolicyEvaluationFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return o002Steps.of(f.Cause)
 }
+
+// o002ZH are the messages of OPAPolicyEvaluationFailed findings in Chinese, by cause.
+var o002ZH = zhByCause{
+	"ingest-error": `Gatekeeper Pod 无法载入 ConstraintTemplate 的 Rego：其约束类型没有创建（或这些 Pod 不带它就裁决请求）；错误按 Pod 报告原样引用`,
+	"":             `ConstraintTemplate 的 Rego 有错误，策略不会按预期执行（详见英文消息中的具体检查）`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (OPAPolicyEvaluationFailed) MessageZH(f *casebook.Finding) string { return o002ZH.of(f.Cause) }

@@ -27,8 +27,9 @@ import (
 type GatekeeperPolicyUpdateDelayed struct{}
 
 var (
-	_ engine.Detector = GatekeeperPolicyUpdateDelayed{}
-	_ engine.Stepper  = GatekeeperPolicyUpdateDelayed{}
+	_ engine.Detector   = GatekeeperPolicyUpdateDelayed{}
+	_ engine.Stepper    = GatekeeperPolicyUpdateDelayed{}
+	_ engine.Translator = GatekeeperPolicyUpdateDelayed{}
 )
 
 // CaseID returns "O-003".
@@ -410,3 +411,15 @@ var o003Steps = stepsByCause{
 func (GatekeeperPolicyUpdateDelayed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return o003Steps.of(f.Cause)
 }
+
+// o003ZH are the messages of GatekeeperPolicyUpdateDelayed findings in Chinese, by cause.
+var o003ZH = zhByCause{
+	"template-not-created":         `没有一个 Gatekeeper Pod 能建立该 ConstraintTemplate，其约束类型的 CRD 没有创建：该类型的约束报 "no matches for kind"，什么也不执行`,
+	"template-errors-on-some-pods": `部分 Gatekeeper Pod 报告该 ConstraintTemplate 有错误：由它们应答的请求不经此模板裁决`,
+	"constraint-not-enforced":      `Gatekeeper Pod 报告该约束有错误，并且没有执行它`,
+	"status-not-updated":           `负责写模板和约束状态的 Gatekeeper Pod（--operation=status，即 audit Pod）没有运行：审计结果和所有 status.byPod 都停滞，看不出策略变更是否生效`,
+	"pods-behind":                  `不断重启的 Gatekeeper webhook Pod 仍持有旧版本策略：由它们应答的请求按旧规则裁决`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (GatekeeperPolicyUpdateDelayed) MessageZH(f *casebook.Finding) string { return o003ZH.of(f.Cause) }

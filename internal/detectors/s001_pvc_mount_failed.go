@@ -22,8 +22,9 @@ import (
 type PVCMountFailed struct{}
 
 var (
-	_ engine.Detector = PVCMountFailed{}
-	_ engine.Stepper  = PVCMountFailed{}
+	_ engine.Detector   = PVCMountFailed{}
+	_ engine.Stepper    = PVCMountFailed{}
+	_ engine.Translator = PVCMountFailed{}
 )
 
 // CaseID returns "S-001".
@@ -308,3 +309,18 @@ var s001Steps = stepsByCause{
 func (PVCMountFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return s001Steps.of(f.Cause)
 }
+
+// s001ZH are the messages of PVCMountFailed findings in Chinese, by cause.
+var s001ZH = zhByCause{
+	"no-default-storage-class": `PVC 没有指定 StorageClass，集群也没有默认 StorageClass，没有组件为它供给卷`,
+	"storage-class-missing":    `PVC 指定的 StorageClass 不存在，没有组件为它供给卷`,
+	"provisioning-failed":      `provisioner 未能为该 PVC 创建卷`,
+	"access-mode-unsupported":  `local-path 卷只在单个节点上，无法提供该访问模式`,
+	"provisioner-missing":      `没有安装 local-path provisioner，PVC 的卷永远不会被创建`,
+	"multi-attach":             `Pod 的 ReadWriteOnce 卷仍挂接在另一个节点上，无法挂接到这里（Multi-Attach）`,
+	"attach-failed":            `Pod 的卷无法挂接到其节点`,
+	"mount-failed":             `Pod 的卷无法挂载，容器始终无法启动`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (PVCMountFailed) MessageZH(f *casebook.Finding) string { return s001ZH.of(f.Cause) }

@@ -123,8 +123,9 @@ func (d signalDetector) Detect(ctx context.Context, st *cluster.State) ([]casebo
 		}
 		msg := "the cluster's messages quote the case's signal " + strings.Join(sigs, ", ") +
 			" verbatim (a text match, not a check of the cluster's state)"
+		msgZH := "集群消息逐字引用了该案例的信号 " + strings.Join(sigs, "、") + "（文本匹配，未检查集群状态）"
 		for i := range out {
-			out[i].Message = msg
+			out[i].Message, out[i].MessageZH = msg, msgZH
 		}
 	}
 	return r.done(out)

@@ -25,8 +25,9 @@ import (
 type ColdStartTimeout struct{}
 
 var (
-	_ engine.Detector = ColdStartTimeout{}
-	_ engine.Stepper  = ColdStartTimeout{}
+	_ engine.Detector   = ColdStartTimeout{}
+	_ engine.Stepper    = ColdStartTimeout{}
+	_ engine.Translator = ColdStartTimeout{}
 )
 
 // CaseID returns "W-001".
@@ -273,3 +274,13 @@ var w001Steps = stepsByCause{
 func (ColdStartTimeout) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return w001Steps.of(f.Cause)
 }
+
+// w001ZH are the messages of ColdStartTimeout findings in Chinese, by cause.
+var w001ZH = zhByCause{
+	"no-startup-probe":        `Wasm 模块仍在启动时存活探针就放弃了：没有 startupProbe，kubelet 每次都在同一时刻杀掉它，它永远无法就绪`,
+	"startup-probe-too-short": `Wasm 模块启动耗时超过 startupProbe 允许的时间：kubelet 每次都在同一时刻杀掉它，它永远无法就绪`,
+	"cpu-limit-too-low":       `Wasm 容器的 CPU 限额（100m 或更低）拖慢了单线程的启动，使其超出探针预算`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (ColdStartTimeout) MessageZH(f *casebook.Finding) string { return w001ZH.of(f.Cause) }

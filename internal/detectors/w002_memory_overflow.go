@@ -21,8 +21,9 @@ import (
 type MemoryOverflow struct{}
 
 var (
-	_ engine.Detector = MemoryOverflow{}
-	_ engine.Stepper  = MemoryOverflow{}
+	_ engine.Detector   = MemoryOverflow{}
+	_ engine.Stepper    = MemoryOverflow{}
+	_ engine.Translator = MemoryOverflow{}
 )
 
 // CaseID returns "W-002".
@@ -119,3 +120,12 @@ var w002Steps = stepsByCause{
 func (MemoryOverflow) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return w002Steps.of(f.Cause)
 }
+
+// w002ZH are the messages of MemoryOverflow findings in Chinese, by cause.
+var w002ZH = zhByCause{
+	"memory-limit-too-low": `Wasm 容器在内存限额处被 OOM 杀死：limits.memory 不够覆盖模块的线性内存加上 Wasm 运行时自身的内存`,
+	"no-memory-limit":      `Wasm 容器没有内存限额：只增不减的线性内存吃光了节点内存，直到内核把它 OOM 杀死`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (MemoryOverflow) MessageZH(f *casebook.Finding) string { return w002ZH.of(f.Cause) }

@@ -23,8 +23,9 @@ import (
 type ImagePullFailed struct{}
 
 var (
-	_ engine.Detector = ImagePullFailed{}
-	_ engine.Stepper  = ImagePullFailed{}
+	_ engine.Detector   = ImagePullFailed{}
+	_ engine.Stepper    = ImagePullFailed{}
+	_ engine.Translator = ImagePullFailed{}
 )
 
 // CaseID returns "W-007".
@@ -217,3 +218,15 @@ var w007Steps = stepsByCause{
 func (ImagePullFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
 	return w007Steps.of(f.Cause)
 }
+
+// w007ZH are the messages of ImagePullFailed findings in Chinese, by cause.
+var w007ZH = zhByCause{
+	"platform-mismatch": `镜像没有节点平台的 manifest（仅 wasi/wasm 的 index，或其他架构），containerd 在该节点上无法拉取`,
+	"registry-auth":     `仓库因缺少凭据拒绝拉取：节点的 registries.yaml 和 Pod 的 imagePullSecrets 都没有提供它接受的凭据`,
+	"registry-tls":      `节点无法与仓库建立 TLS：其 CA 不受信任，或仓库只提供 HTTP，而节点上的 registries.yaml 没有声明`,
+	"image-not-found":   `镜像引用的 tag 或 digest 在仓库中不存在`,
+	"image-pull-failed": `节点无法拉取该 Wasm 镜像；拉取错误原样引用`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (ImagePullFailed) MessageZH(f *casebook.Finding) string { return w007ZH.of(f.Cause) }

@@ -137,6 +137,12 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 			}
 		}
 		f.Next = fillNext(st, c, f, ts)
+		if t, ok := byCase[f.CaseID].(Translator); ok && f.MessageZH == "" {
+			f.MessageZH = t.MessageZH(f)
+		}
+		if f.MessageZH == "" {
+			f.MessageZH = f.Message
+		}
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].SortKey() < res.Findings[j].SortKey() })
 	res.Warnings = dedupeWarnings(res.Warnings)

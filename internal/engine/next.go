@@ -25,6 +25,11 @@ type StepTemplate struct {
 	OnNode bool
 }
 
+// Translator is a detector that says its findings in Chinese too.
+type Translator interface {
+	MessageZH(f *casebook.Finding) string
+}
+
 // Stepper is a detector that offers next steps by cause.
 type Stepper interface {
 	NextSteps(f *casebook.Finding) []StepTemplate

@@ -75,11 +75,45 @@ const (
 	tableMaxEvidence = 6
 )
 
-// FindingsTable renders a diagnosis for a terminal: one block per case,
-// most severe first, each finding with its objects, its evidence and the
-// case's next step, then the warnings, a summary and "casebook show" hints.
-// color turns on ANSI colours (severity only, and emphasis).
+// Lang is the language findings are told in: "zh" or "en".
+type Lang string
+
+// The languages of the report.
+const (
+	ZH Lang = "zh"
+	EN Lang = "en"
+)
+
+// ParseLang accepts zh or en, and a locale such as zh_CN.UTF-8 or en_US.
+func ParseLang(s string) (Lang, bool) {
+	switch l := strings.ToLower(s); {
+	case l == "zh" || strings.HasPrefix(l, "zh_") || strings.HasPrefix(l, "zh-"):
+		return ZH, true
+	case l == "en" || strings.HasPrefix(l, "en_") || strings.HasPrefix(l, "en-") || l == "c" || l == "posix" || strings.HasPrefix(l, "c."):
+		return EN, true
+	}
+	return "", false
+}
+
+// message returns a finding's message in the language, falling back to
+// English where there is no Chinese one.
+func message(f casebook.Finding, l Lang) string {
+	if l == ZH && f.MessageZH != "" {
+		return f.MessageZH
+	}
+	return f.Message
+}
+
+// FindingsTable renders a report for a terminal in English; see DiagnoseTable.
 func FindingsTable(w io.Writer, d *casebook.Report, color bool) error {
+	return DiagnoseTable(w, d, color, EN)
+}
+
+// DiagnoseTable renders a diagnosis for a terminal: one block per case, most
+// severe first, each finding in the language with its objects, its
+// evidence and its next steps, then the warnings, a summary and "casebook
+// show" hints. color turns on ANSI colours (severity only, and emphasis).
+func DiagnoseTable(w io.Writer, d *casebook.Report, color bool, lang Lang) error {
 	p := painter(color)
 	var b strings.Builder
 	if len(d.Findings) == 0 {
@@ -96,7 +130,7 @@ func FindingsTable(w io.Writer, d *casebook.Report, color bool) error {
 			fmt.Fprintf(&b, "%s\n", p.paint(ansiDim, title.TitleEN))
 		}
 		for _, f := range g.findings {
-			fmt.Fprintf(&b, "\n  %s %s\n", p.severity(g.severity, "●"), f.Message)
+			fmt.Fprintf(&b, "\n  %s %s\n", p.severity(g.severity, "●"), message(f, lang))
 			objs := f.Objects
 			more := 0
 			if len(objs) > tableMaxObjects {
@@ -197,9 +231,12 @@ func objectName(o casebook.ObjectRef) string {
 	return o.Namespace + "/" + o.Name
 }
 
-// FindingsMarkdown renders a diagnosis as Markdown, for an issue or a
-// chat: a summary table, then one section per case.
-func FindingsMarkdown(w io.Writer, d *casebook.Report) error {
+// FindingsMarkdown renders a report as Markdown in English; see Markdown.
+func FindingsMarkdown(w io.Writer, d *casebook.Report) error { return Markdown(w, d, EN) }
+
+// Markdown renders a diagnosis as Markdown, for an issue or a chat: a
+// summary table, then one section per case, findings in the language.
+func Markdown(w io.Writer, d *casebook.Report, lang Lang) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# casebook diagnose\n\nSource: %s\n\n", mdEscape(d.Source))
 	if len(d.Findings) == 0 {
@@ -210,14 +247,14 @@ func FindingsMarkdown(w io.Writer, d *casebook.Report) error {
 			s.Cases, s.Findings, s.Objects, s.Critical, s.Major, s.Minor)
 		b.WriteString("| Case | Severity | Finding | Objects |\n| --- | --- | --- | --- |\n")
 		for _, f := range d.Findings {
-			fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", f.CaseID, severityLabel(f.Severity), mdEscape(f.Message), len(f.Objects))
+			fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", f.CaseID, severityLabel(f.Severity), mdEscape(message(f, lang)), len(f.Objects))
 		}
 		for _, g := range groups(d) {
 			title := d.Cases[g.id]
 			fmt.Fprintf(&b, "\n## %s %s\n\n", g.id, mdEscape(strings.TrimSpace(title.Title+" / "+title.TitleEN)))
 			fmt.Fprintf(&b, "Severity: %s. Read the case: `casebook show %s`.\n", severityLabel(g.severity), g.id)
 			for _, f := range g.findings {
-				fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(f.Message))
+				fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(message(f, lang)))
 				for _, o := range f.Objects {
 					fmt.Fprintf(&b, "- `%s %s`\n", o.Kind, objectName(o))
 				}

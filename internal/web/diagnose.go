@@ -172,6 +172,9 @@ func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 			order = append(order, f.CaseID)
 		}
 		row := findingRow{Message: f.Message, Cause: f.Cause}
+		if l == langZH && f.MessageZH != "" {
+			row.Message = f.MessageZH
+		}
 		for _, n := range f.Next {
 			row.Next = append(row.Next, nextRow{Title: fmt.Sprintf("%d. %s", n.StepNo, n.Title), Command: n.Command, Node: n.Node})
 		}
