@@ -28,7 +28,7 @@ func sampleDiagnosis() *casebook.Report {
 	*d = casebook.Report{APIVersion: d.APIVersion, Kind: d.Kind, Source: d.Source, Time: d.Time, Detectors: d.Detectors,
 		Findings: []casebook.Finding{
 			{CaseID: "K-002", Severity: casebook.SeverityCritical, Cause: "insufficient-memory", Objects: pods,
-				Message: "pod cannot be scheduled: 3 node(s): not enough free memory", Evidence: evidence,
+				Message: "pod cannot be scheduled: 3 node(s): not enough free memory", MessageZH: "Pod 无法调度：节点空闲内存不足", Evidence: evidence,
 				Next: []casebook.Step{
 					{Command: "kubectl describe pod -n shop api-6f9c7d8b5c-00", Ref: "K-002#排查过程", StepNo: 1, Title: "列出 Pending Pod，取出完整的调度失败消息。"},
 					{Command: "journalctl -u k3s-agent --no-pager -n 200", Node: "edge-2", Ref: "K-002#排查过程", StepNo: 3, Title: "资源与 Pod 数量"}}},
