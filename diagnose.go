@@ -85,6 +85,9 @@ func (r ObjectRef) String() string {
 // Finding is one case found in cluster state: which case, on which objects,
 // why, with the evidence quoted verbatim and where to start investigating.
 type Finding struct {
+	// ID names the finding within its report ("S-001/no-default-storage-class/PersistentVolumeClaim/historian/data-historian-0"),
+	// for the links between findings.
+	ID     string `json:"id" yaml:"id"`
 	CaseID string `json:"case" yaml:"case"`
 	// Severity is the case's severity; the engine fills it from the library.
 	Severity Severity `json:"severity" yaml:"severity"`
@@ -101,6 +104,11 @@ type Finding struct {
 	// condition, a status field, each with the object and field it comes
 	// from.
 	Evidence []Evidence `json:"evidence" yaml:"evidence"`
+	// CausedBy lists the IDs of the findings that explain this one (its
+	// root causes, one step up); Causes the findings it explains. A
+	// finding with no CausedBy is a root cause.
+	CausedBy []string `json:"caused_by,omitempty" yaml:"caused_by,omitempty"`
+	Causes   []string `json:"causes,omitempty" yaml:"causes,omitempty"`
 	// Next are the commands to run next, for this finding's own objects,
 	// each tied to the step of the case's investigation it comes from.
 	Next []Step `json:"next,omitempty" yaml:"next,omitempty"`

@@ -37,6 +37,9 @@ type CaseTitle struct {
 type ReportSummary struct {
 	Cases    int `json:"cases" yaml:"cases"`
 	Findings int `json:"findings" yaml:"findings"`
+	// Roots counts the root causes: findings no other finding explains.
+	// The severities count root causes only, as the exit code does.
+	Roots    int `json:"roots" yaml:"roots"`
 	Objects  int `json:"objects" yaml:"objects"`
 	Critical int `json:"critical" yaml:"critical"`
 	Major    int `json:"major" yaml:"major"`
@@ -58,6 +61,10 @@ func (r *Report) Summarize(excluded int) {
 	for _, f := range r.Findings {
 		cases[f.CaseID] = true
 		s.Objects += len(f.Objects)
+		if len(f.CausedBy) > 0 {
+			continue
+		}
+		s.Roots++
 		switch f.Severity {
 		case SeverityCritical:
 			s.Critical++
@@ -77,11 +84,12 @@ func (r *Report) Summarize(excluded int) {
 	}
 }
 
-// Fails reports whether a finding is at least as severe as rank
-// (Severity.Rank): the exit code 3 of `casebook diagnose --fail-on`.
+// Fails reports whether a root cause is at least as severe as rank
+// (Severity.Rank): the exit code 3 of `casebook diagnose --fail-on`. A
+// consequence counts through its root cause.
 func (r *Report) Fails(rank int) bool {
 	for _, f := range r.Findings {
-		if f.Severity.Rank() >= rank {
+		if len(f.CausedBy) == 0 && f.Severity.Rank() >= rank {
 			return true
 		}
 	}

@@ -27,6 +27,7 @@ var (
 	_ engine.Detector   = PodSchedulingFailed{}
 	_ engine.Stepper    = PodSchedulingFailed{}
 	_ engine.Translator = PodSchedulingFailed{}
+	_ engine.Explainer  = PodSchedulingFailed{}
 )
 
 // CaseID returns "K-002".
@@ -613,3 +614,14 @@ var k002ZH = zhByCause{
 
 // MessageZH returns the finding's message in Chinese.
 func (PodSchedulingFailed) MessageZH(f *casebook.Finding) string { return k002ZH.of(f.Cause) }
+
+// Symptom reports whether a finding of the cause can be the consequence of
+// another finding (its pods' own fault, say): only those are shown under
+// a root cause.
+func (PodSchedulingFailed) Symptom(cause string) bool {
+	switch strings.SplitN(cause, "+", 2)[0] {
+	case "unbound-pvc", "volume-node-affinity", "no-persistent-volume":
+		return true
+	}
+	return false
+}

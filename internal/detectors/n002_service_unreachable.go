@@ -25,6 +25,7 @@ var (
 	_ engine.Detector   = ServiceUnreachable{}
 	_ engine.Stepper    = ServiceUnreachable{}
 	_ engine.Translator = ServiceUnreachable{}
+	_ engine.Explainer  = ServiceUnreachable{}
 )
 
 // CaseID returns "N-002".
@@ -364,3 +365,14 @@ var n002ZH = zhByCause{
 
 // MessageZH returns the finding's message in Chinese.
 func (ServiceUnreachable) MessageZH(f *casebook.Finding) string { return n002ZH.of(f.Cause) }
+
+// Symptom reports whether a finding of the cause can be the consequence of
+// another finding (its pods' own fault, say): only those are shown under
+// a root cause.
+func (ServiceUnreachable) Symptom(cause string) bool {
+	switch strings.SplitN(cause, "+", 2)[0] {
+	case "no-ready-endpoints", "servicelb-pending":
+		return true
+	}
+	return false
+}

@@ -25,6 +25,7 @@ var (
 	_ engine.Detector   = IngressRoutingError{}
 	_ engine.Stepper    = IngressRoutingError{}
 	_ engine.Translator = IngressRoutingError{}
+	_ engine.Explainer  = IngressRoutingError{}
 )
 
 // CaseID returns "N-003".
@@ -434,3 +435,14 @@ var n003ZH = zhByCause{
 
 // MessageZH returns the finding's message in Chinese.
 func (IngressRoutingError) MessageZH(f *casebook.Finding) string { return n003ZH.of(f.Cause) }
+
+// Symptom reports whether a finding of the cause can be the consequence of
+// another finding (its pods' own fault, say): only those are shown under
+// a root cause.
+func (IngressRoutingError) Symptom(cause string) bool {
+	switch strings.SplitN(cause, "+", 2)[0] {
+	case "backend-no-ready-endpoints", "ingress-controller-not-running":
+		return true
+	}
+	return false
+}

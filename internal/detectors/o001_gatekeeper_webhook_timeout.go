@@ -31,6 +31,7 @@ var (
 	_ engine.Detector   = GatekeeperWebhookTimeout{}
 	_ engine.Stepper    = GatekeeperWebhookTimeout{}
 	_ engine.Translator = GatekeeperWebhookTimeout{}
+	_ engine.Explainer  = GatekeeperWebhookTimeout{}
 )
 
 // CaseID returns "O-001".
@@ -446,3 +447,14 @@ var o001ZH = zhByCause{
 
 // MessageZH returns the finding's message in Chinese.
 func (GatekeeperWebhookTimeout) MessageZH(f *casebook.Finding) string { return o001ZH.of(f.Cause) }
+
+// Symptom reports whether a finding of the cause can be the consequence of
+// another finding (its pods' own fault, say): only those are shown under
+// a root cause.
+func (GatekeeperWebhookTimeout) Symptom(cause string) bool {
+	switch strings.SplitN(cause, "+", 2)[0] {
+	case "webhook-timeout", "webhook-unreachable", "webhook-down-fail-closed", "webhook-down-fail-open":
+		return true
+	}
+	return false
+}

@@ -63,6 +63,10 @@ var _ engine.Detector = signalDetector{}
 // CaseID returns the case's ID.
 func (d signalDetector) CaseID() string { return d.id }
 
+// Symptom reports that a signal match can be the consequence of another
+// finding: a crash loop quoted from a pod on a node whose network is down.
+func (signalDetector) Symptom(string) bool { return true }
+
 // Kinds lists the kinds the detector reads.
 func (signalDetector) Kinds() []casebook.Kind {
 	return []casebook.Kind{casebook.KindEvent, casebook.KindPod}

@@ -145,6 +145,7 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 		}
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].SortKey() < res.Findings[j].SortKey() })
+	res.Findings = link(st, res.Findings, byCase)
 	res.Warnings = dedupeWarnings(res.Warnings)
 	return res, nil
 }

@@ -19,6 +19,9 @@ func groups(d *casebook.Report) []caseGroup {
 	var out []caseGroup
 	index := map[string]int{}
 	for _, f := range d.Findings {
+		if len(f.CausedBy) > 0 {
+			continue // shown under its root cause
+		}
 		i, ok := index[f.CaseID]
 		if !ok {
 			i = len(out)
@@ -115,6 +118,10 @@ func FindingsTable(w io.Writer, d *casebook.Report, color bool) error {
 // show" hints. color turns on ANSI colours (severity only, and emphasis).
 func DiagnoseTable(w io.Writer, d *casebook.Report, color bool, lang Lang) error {
 	p := painter(color)
+	byID := map[string]casebook.Finding{}
+	for _, f := range d.Findings {
+		byID[f.ID] = f
+	}
 	var b strings.Builder
 	if len(d.Findings) == 0 {
 		fmt.Fprintf(&b, "%s No known case found in %s.\n", p.paint(ansiGreen, "✓"), d.Source)
@@ -130,40 +137,7 @@ func DiagnoseTable(w io.Writer, d *casebook.Report, color bool, lang Lang) error
 			fmt.Fprintf(&b, "%s\n", p.paint(ansiDim, title.TitleEN))
 		}
 		for _, f := range g.findings {
-			fmt.Fprintf(&b, "\n  %s %s\n", p.severity(g.severity, "●"), message(f, lang))
-			objs := f.Objects
-			more := 0
-			if len(objs) > tableMaxObjects {
-				objs, more = objs[:tableMaxObjects], len(objs)-tableMaxObjects
-			}
-			t := Table{}
-			for _, o := range objs {
-				t.AddRow("   ", o.Kind, objectName(o))
-			}
-			var tb strings.Builder
-			_ = t.Write(&tb)
-			b.WriteString(tb.String())
-			if more > 0 {
-				fmt.Fprintf(&b, "    … and %d more\n", more)
-			}
-			ev := f.Evidence
-			more = 0
-			if len(ev) > tableMaxEvidence {
-				ev, more = ev[:tableMaxEvidence], len(ev)-tableMaxEvidence
-			}
-			for _, e := range ev {
-				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiDim, "│"), quoteLine(f, e))
-			}
-			if more > 0 {
-				fmt.Fprintf(&b, "    %s … %d more (-o json shows all)\n", p.paint(ansiDim, "│"), more)
-			}
-			for _, s := range f.Next {
-				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiBold, nextLabel(s)), s.Command)
-				fmt.Fprintf(&b, "          %s\n", p.paint(ansiDim, stepRef(s)))
-			}
-			if f.NextStep != "" {
-				fmt.Fprintf(&b, "    %s %s\n", p.paint(ansiBold, "next:"), f.NextStep)
-			}
+			writeFinding(&b, p, d, f, "", lang, byID, map[string]bool{})
 		}
 		b.WriteString("\n")
 	}
@@ -176,8 +150,8 @@ func DiagnoseTable(w io.Writer, d *casebook.Report, color bool, lang Lang) error
 	}
 	s := d.Summary
 	if len(d.Findings) > 0 {
-		fmt.Fprintf(&b, "%d case(s), %d finding(s) on %d object(s): %s, %s, %s.",
-			s.Cases, s.Findings, s.Objects,
+		fmt.Fprintf(&b, "%d root cause(s) of %d finding(s) in %d case(s) on %d object(s); root causes: %s, %s, %s.",
+			s.Roots, s.Findings, s.Cases, s.Objects,
 			p.severity(casebook.SeverityCritical, fmt.Sprintf("%d critical", s.Critical)),
 			p.severity(casebook.SeverityMajor, fmt.Sprintf("%d major", s.Major)),
 			p.severity(casebook.SeverityMinor, fmt.Sprintf("%d minor", s.Minor)))
@@ -186,8 +160,12 @@ func DiagnoseTable(w io.Writer, d *casebook.Report, color bool, lang Lang) error
 		}
 		b.WriteString("\n")
 		var hints []string
-		for _, g := range groups(d) {
-			hints = append(hints, p.paint(ansiBold, "casebook show "+g.id))
+		shown := map[string]bool{}
+		for _, f := range d.Findings {
+			if !shown[f.CaseID] {
+				shown[f.CaseID] = true
+				hints = append(hints, p.paint(ansiBold, "casebook show "+f.CaseID))
+			}
 		}
 		fmt.Fprintf(&b, "Read a case: %s\n", strings.Join(hints, ", "))
 	} else if s.Excluded > 0 {
@@ -195,6 +173,65 @@ func DiagnoseTable(w io.Writer, d *casebook.Report, color bool, lang Lang) error
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeFinding renders a finding and, indented under it, the findings it
+// causes ("→ 导致 / causes"); consequences quote less evidence.
+func writeFinding(b *strings.Builder, p painter, d *casebook.Report, f casebook.Finding, indent string, lang Lang, byID map[string]casebook.Finding, seen map[string]bool) {
+	if seen[f.ID] && f.ID != "" {
+		return
+	}
+	seen[f.ID] = true
+	maxEvidence := tableMaxEvidence
+	if indent == "" {
+		fmt.Fprintf(b, "\n%s  %s %s\n", indent, p.severity(f.Severity, "●"), message(f, lang))
+	} else {
+		maxEvidence = 3
+		head := f.CaseID
+		if t := d.Cases[f.CaseID]; t.Title != "" {
+			head += " " + t.Title
+		}
+		fmt.Fprintf(b, "\n%s  %s %s  %s\n", indent, p.paint(ansiBold, "→ 导致 / causes"), p.severity(f.Severity, head), p.severity(f.Severity, "["+severityLabel(f.Severity)+"]"))
+		fmt.Fprintf(b, "%s  %s %s\n", indent, p.severity(f.Severity, "●"), message(f, lang))
+	}
+	objs := f.Objects
+	more := 0
+	if len(objs) > tableMaxObjects {
+		objs, more = objs[:tableMaxObjects], len(objs)-tableMaxObjects
+	}
+	t := Table{}
+	for _, o := range objs {
+		t.AddRow(indent+"   ", o.Kind, objectName(o))
+	}
+	var tb strings.Builder
+	_ = t.Write(&tb)
+	b.WriteString(tb.String())
+	if more > 0 {
+		fmt.Fprintf(b, "%s    … and %d more\n", indent, more)
+	}
+	ev := f.Evidence
+	more = 0
+	if len(ev) > maxEvidence {
+		ev, more = ev[:maxEvidence], len(ev)-maxEvidence
+	}
+	for _, e := range ev {
+		fmt.Fprintf(b, "%s    %s %s\n", indent, p.paint(ansiDim, "│"), quoteLine(f, e))
+	}
+	if more > 0 {
+		fmt.Fprintf(b, "%s    %s … %d more (-o json shows all)\n", indent, p.paint(ansiDim, "│"), more)
+	}
+	for _, s := range f.Next {
+		fmt.Fprintf(b, "%s    %s %s\n", indent, p.paint(ansiBold, nextLabel(s)), s.Command)
+		fmt.Fprintf(b, "%s          %s\n", indent, p.paint(ansiDim, stepRef(s)))
+	}
+	if f.NextStep != "" {
+		fmt.Fprintf(b, "%s    %s %s\n", indent, p.paint(ansiBold, "next:"), f.NextStep)
+	}
+	for _, id := range f.Causes {
+		if c, ok := byID[id]; ok {
+			writeFinding(b, p, d, c, indent+"    ", lang, byID, seen)
+		}
+	}
 }
 
 // quoteLine renders one item of evidence; the object is left out when it is
@@ -237,45 +274,32 @@ func FindingsMarkdown(w io.Writer, d *casebook.Report) error { return Markdown(w
 // Markdown renders a diagnosis as Markdown, for an issue or a chat: a
 // summary table, then one section per case, findings in the language.
 func Markdown(w io.Writer, d *casebook.Report, lang Lang) error {
+	byID := map[string]casebook.Finding{}
+	for _, f := range d.Findings {
+		byID[f.ID] = f
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# casebook diagnose\n\nSource: %s\n\n", mdEscape(d.Source))
 	if len(d.Findings) == 0 {
 		b.WriteString("No known case found.\n")
 	} else {
 		s := d.Summary
-		fmt.Fprintf(&b, "%d case(s), %d finding(s) on %d object(s): %d critical, %d major, %d minor.\n\n",
-			s.Cases, s.Findings, s.Objects, s.Critical, s.Major, s.Minor)
-		b.WriteString("| Case | Severity | Finding | Objects |\n| --- | --- | --- | --- |\n")
+		fmt.Fprintf(&b, "%d root cause(s) of %d finding(s) in %d case(s) on %d object(s); root causes: %d critical, %d major, %d minor.\n\n",
+			s.Roots, s.Findings, s.Cases, s.Objects, s.Critical, s.Major, s.Minor)
+		b.WriteString("| Case | Severity | Finding | Objects | Caused by |\n| --- | --- | --- | --- | --- |\n")
 		for _, f := range d.Findings {
-			fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", f.CaseID, severityLabel(f.Severity), mdEscape(message(f, lang)), len(f.Objects))
+			var by []string
+			for _, id := range f.CausedBy {
+				by = append(by, byID[id].CaseID)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", f.CaseID, severityLabel(f.Severity), mdEscape(message(f, lang)), len(f.Objects), strings.Join(by, ", "))
 		}
 		for _, g := range groups(d) {
 			title := d.Cases[g.id]
 			fmt.Fprintf(&b, "\n## %s %s\n\n", g.id, mdEscape(strings.TrimSpace(title.Title+" / "+title.TitleEN)))
 			fmt.Fprintf(&b, "Severity: %s. Read the case: `casebook show %s`.\n", severityLabel(g.severity), g.id)
 			for _, f := range g.findings {
-				fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(message(f, lang)))
-				for _, o := range f.Objects {
-					fmt.Fprintf(&b, "- `%s %s`\n", o.Kind, objectName(o))
-				}
-				b.WriteString("\nEvidence:\n\n```text\n")
-				for _, e := range f.Evidence {
-					b.WriteString(strings.ReplaceAll(quoteLine(f, e), "```", "'''") + "\n")
-				}
-				b.WriteString("```\n")
-				if len(f.Next) > 0 {
-					b.WriteString("\nNext steps:\n\n")
-				}
-				for _, s := range f.Next {
-					fmt.Fprintf(&b, "- %s", mdEscape(stepRef(s)))
-					if s.Node != "" {
-						fmt.Fprintf(&b, ", on node `%s`", s.Node)
-					}
-					fmt.Fprintf(&b, ":\n\n  ```sh\n  %s\n  ```\n", s.Command)
-				}
-				if f.NextStep != "" {
-					fmt.Fprintf(&b, "\nNext step: %s\n", mdEscape(f.NextStep))
-				}
+				writeFindingMarkdown(&b, d, f, "###", lang, byID, map[string]bool{})
 			}
 		}
 	}
@@ -287,6 +311,49 @@ func Markdown(w io.Writer, d *casebook.Report, lang Lang) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeFindingMarkdown writes a finding and, under it, what it causes.
+func writeFindingMarkdown(b *strings.Builder, d *casebook.Report, f casebook.Finding, level string, lang Lang, byID map[string]casebook.Finding, seen map[string]bool) {
+	if seen[f.ID] && f.ID != "" {
+		return
+	}
+	seen[f.ID] = true
+	if level == "###" {
+		fmt.Fprintf(b, "\n%s %s\n\n", level, mdEscape(message(f, lang)))
+	} else {
+		fmt.Fprintf(b, "\n%s → 导致 / causes: %s %s\n\n", level, f.CaseID, mdEscape(message(f, lang)))
+	}
+	for _, o := range f.Objects {
+		fmt.Fprintf(b, "- `%s %s`\n", o.Kind, objectName(o))
+	}
+	b.WriteString("\nEvidence:\n\n```text\n")
+	for _, e := range f.Evidence {
+		b.WriteString(strings.ReplaceAll(quoteLine(f, e), "```", "'''") + "\n")
+	}
+	b.WriteString("```\n")
+	if len(f.Next) > 0 {
+		b.WriteString("\nNext steps:\n\n")
+	}
+	for _, s := range f.Next {
+		fmt.Fprintf(b, "- %s", mdEscape(stepRef(s)))
+		if s.Node != "" {
+			fmt.Fprintf(b, ", on node `%s`", s.Node)
+		}
+		fmt.Fprintf(b, ":\n\n  ```sh\n  %s\n  ```\n", s.Command)
+	}
+	if f.NextStep != "" {
+		fmt.Fprintf(b, "\nNext step: %s\n", mdEscape(f.NextStep))
+	}
+	next := level + "#"
+	if len(next) > 6 {
+		next = "######"
+	}
+	for _, id := range f.Causes {
+		if c, ok := byID[id]; ok {
+			writeFindingMarkdown(b, d, c, next, lang, byID, seen)
+		}
+	}
 }
 
 var mdEscaper = strings.NewReplacer("|", `\|`, "\n", " ")

@@ -91,6 +91,15 @@ type diagnosisView struct {
 	Warnings []string
 }
 
+// linked names a linked finding: its case and message.
+func linked(l lang, f casebook.Finding) string {
+	msg := f.Message
+	if l == langZH && f.MessageZH != "" {
+		msg = f.MessageZH
+	}
+	return f.CaseID + " · " + msg
+}
+
 // nextRow is a next step: the case step it comes from, and its command.
 type nextRow struct {
 	Title, Command, Node string
@@ -109,6 +118,8 @@ type findingRow struct {
 	Objects  []string
 	Evidence []string
 	Next     []nextRow
+	// CausedBy and Causes name the linked findings ("S-001 ● message").
+	CausedBy, Causes []string
 }
 
 func (s *Server) diagnosePage(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +171,10 @@ func (s *Server) diagnoseUpload(w http.ResponseWriter, r *http.Request) {
 func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 	v := &diagnosisView{Source: d.Source, Time: d.Time.Format("2006-01-02 15:04:05 MST"), Count: len(d.Findings)}
 	byCase := map[string]*findingGroup{}
+	byID := map[string]casebook.Finding{}
+	for _, f := range d.Findings {
+		byID[f.ID] = f
+	}
 	var order []string
 	for _, f := range d.Findings {
 		g, ok := byCase[f.CaseID]
@@ -172,6 +187,12 @@ func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 			order = append(order, f.CaseID)
 		}
 		row := findingRow{Message: f.Message, Cause: f.Cause}
+		for _, id := range f.CausedBy {
+			row.CausedBy = append(row.CausedBy, linked(l, byID[id]))
+		}
+		for _, id := range f.Causes {
+			row.Causes = append(row.Causes, linked(l, byID[id]))
+		}
 		if l == langZH && f.MessageZH != "" {
 			row.Message = f.MessageZH
 		}

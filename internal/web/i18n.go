@@ -132,6 +132,8 @@ var messages = map[string][2]string{
 	"diag.evidence":      {"证据", "Evidence"},
 	"diag.nextstep":      {"下一步", "Next step"},
 	"diag.onnode":        {"在节点上运行", "run on node"},
+	"diag.causedby":      {"根因 ←", "caused by ←"},
+	"diag.causes":        {"→ 导致", "→ causes"},
 	"diag.open":          {"打开案例", "Open the case"},
 	"diag.unavailable":   {"此服务器未启用诊断功能。", "Diagnosis is not available on this server."},
 	"diag.at":            {"诊断时间", "Diagnosed at"},
