@@ -3,6 +3,8 @@ package detectors_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,6 +23,31 @@ import (
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
+
+var update = flag.Bool("update", false, "rewrite the fixtures' findings.golden files")
+
+// goldenFindings compares a fixture's findings, exactly (cause, objects,
+// evidence, messages, next steps, links), with its findings.golden file.
+func goldenFindings(t *testing.T, file string, fs []casebook.Finding) {
+	t.Helper()
+	got, err := json.MarshalIndent(fs, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	if *update {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (go test ./internal/detectors -update writes it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("findings differ from %s (go test ./internal/detectors -update to accept):\n%s", file, got)
+	}
+}
 
 // signalFixtures is the testdata directory of the signal detectors
 // (SignalMatch), which find several cases.
@@ -41,6 +68,9 @@ func fixtures(t *testing.T) []fixture {
 	}
 	var out []fixture
 	for _, d := range dirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() || filepath.Base(filepath.Dir(d)) == "base" {
+			continue // testdata/base is the cluster the fixtures share
+		}
 		out = append(out, fixture{caseID: filepath.Base(filepath.Dir(d)), variant: filepath.Base(d), dir: d})
 	}
 	return out
@@ -82,7 +112,8 @@ func readExpect(t *testing.T, dir string) []string {
 }
 
 // TestEveryDetectorOverEveryFixture runs every detector over every fixture.
-// A broken fixture must produce exactly the findings it declares, among them
+// A broken fixture must produce exactly the findings it declares in
+// expect.txt, and exactly the findings pinned in findings.golden, among them
 // its own case on the right objects (and no finding on its healthy
 // look-alikes); a fixed fixture, the same cluster after the case's
 // solution, must produce none from any detector.
@@ -104,12 +135,15 @@ func TestEveryDetectorOverEveryFixture(t *testing.T) {
 			for _, w := range snap.Warnings {
 				t.Errorf("fixture does not load cleanly: %s", w)
 			}
-			res, err := engine.Run(context.Background(), snap, all, engine.Options{})
+			res, err := engine.Run(context.Background(), snap, all, engine.Options{Case: lib.Get})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range res.Warnings {
 				t.Errorf("warning: %s", w)
+			}
+			if fx.broken() {
+				goldenFindings(t, filepath.Join(fx.dir, "findings.golden"), res.Findings)
 			}
 			got := findingLines(res.Findings)
 			want := readExpect(t, fx.dir)
