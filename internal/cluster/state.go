@@ -40,6 +40,9 @@ type State struct {
 	// detectors read only what they declare.
 	listed map[casebook.Kind]bool
 
+	memoMu sync.Mutex
+	memo   map[any]*lazy[any]
+
 	events   lazy[*EventIndex]
 	pods     lazy[*PodIndex]
 	services lazy[*ServiceIndex]
@@ -129,6 +132,23 @@ func (s *State) Objects(kind casebook.Kind, namespace string) ([]runtime.Object,
 	e := s.entry(kind, namespace)
 	e.once.Do(func() { e.objs, e.err = s.src.List(s.ctx, kind, namespace) })
 	return e.objs, e.err
+}
+
+// Memo returns what build returns for key, built once per state however
+// many detectors ask: work several detectors share, such as one pass of
+// every signal over every message.
+func (s *State) Memo(key any, build func() any) any {
+	s.memoMu.Lock()
+	if s.memo == nil {
+		s.memo = map[any]*lazy[any]{}
+	}
+	l := s.memo[key]
+	if l == nil {
+		l = &lazy[any]{}
+		s.memo[key] = l
+	}
+	s.memoMu.Unlock()
+	return l.get(build)
 }
 
 // Listed returns the kinds read so far.

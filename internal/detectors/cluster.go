@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -263,33 +262,24 @@ func k3sNodeArgs(n *corev1.Node) string { return n.Annotations["k3s.io/node-args
 
 // k3sDisables reports whether a K3s server was started with --disable for
 // a packaged component ("traefik", "local-storage") and quotes the flag.
-func k3sDisables(nodes []*corev1.Node, component string) (casebook.Evidence, bool) {
-	for _, n := range nodes {
-		args := parseNodeArgs(k3sNodeArgs(n))
-		for i, a := range args {
-			var values []string
-			switch {
-			case a == "--disable" && i+1 < len(args):
-				values = strings.Split(args[i+1], ",")
-			case strings.HasPrefix(a, "--disable="):
-				values = strings.Split(strings.TrimPrefix(a, "--disable="), ",")
-			}
-			for _, v := range values {
-				if strings.TrimSpace(v) == component {
-					return quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)), true
-				}
-			}
-		}
+func k3sDisables(idx *cluster.NodeIndex, component string) (casebook.Evidence, bool) {
+	if idx == nil {
+		return casebook.Evidence{}, false
 	}
-	return casebook.Evidence{}, false
+	n, ok := idx.Disables(component)
+	if !ok {
+		return casebook.Evidence{}, false
+	}
+	return quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)), true
 }
 
-func parseNodeArgs(s string) []string {
-	var args []string
-	if s == "" || json.Unmarshal([]byte(s), &args) != nil {
+// nodeArgs returns a node's K3s flags, parsed once per run by the state.
+func nodeArgs(st *cluster.State, n *corev1.Node) []string {
+	idx, _ := st.NodeIndex()
+	if idx == nil {
 		return nil
 	}
-	return args
+	return idx.Args(n.Name)
 }
 
 // stepsByCause are a detector's next steps by cause; "" holds the steps

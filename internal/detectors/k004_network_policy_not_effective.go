@@ -93,7 +93,7 @@ func (NetworkPolicyNotEffective) Detect(ctx context.Context, st *cluster.State) 
 
 	var out []casebook.Finding
 	if nodesOK && cniOK {
-		out = append(out, policyEngine(policies, nodes, cniSets)...)
+		out = append(out, policyEngine(st, policies, nodes, cniSets)...)
 	}
 	for _, p := range policies {
 		if f, ok := selectsNoPod(p, podsByNS[p.Namespace], w); ok {
@@ -132,7 +132,7 @@ func (r *reader) cniDaemonSets() ([]*appsv1.DaemonSet, bool, error) {
 // embedded kube-router controller disabled (agents take the setting from
 // the servers) and no CNI DaemonSet with a policy engine exists, whether
 // flannel still runs or --flannel-backend none brought another CNI.
-func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, sets []*appsv1.DaemonSet) []casebook.Finding {
+func policyEngine(st *cluster.State, policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, sets []*appsv1.DaemonSet) []casebook.Finding {
 	policyCNI := false
 	var otherCNI []casebook.Evidence
 	for _, d := range sets {
@@ -151,7 +151,7 @@ func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, 
 	}
 	var disabled []*corev1.Node
 	for _, n := range nodes {
-		args := parseNodeArgs(k3sNodeArgs(n))
+		args := nodeArgs(st, n)
 		if len(args) > 0 && args[0] == "server" && k3sBoolFlag(args, "--disable-network-policy") {
 			disabled = append(disabled, n)
 		}

@@ -2,7 +2,6 @@ package detectors
 
 import (
 	"context"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,7 +49,7 @@ func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, st *cluster.S
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	// The state lists nodes sorted by name, and shares the list: no sorting here.
 
 	// What the servers say about flannel: the backend each one runs with,
 	// and whether flannel tunnels to the nodes' external IPs.
@@ -58,7 +57,7 @@ func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, st *cluster.S
 	var backendOrder []string
 	externalIP := false
 	for _, n := range nodes {
-		args := parseNodeArgs(k3sNodeArgs(n))
+		args := nodeArgs(st, n)
 		if len(args) == 0 || args[0] != "server" {
 			continue
 		}
@@ -97,7 +96,7 @@ func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, st *cluster.S
 	if flannel {
 		out = append(out, duplicatePublicIPs(nodes)...)
 		if !externalIP {
-			out = append(out, flannelNotNodeIP(nodes)...)
+			out = append(out, flannelNotNodeIP(st, nodes)...)
 		}
 		out = append(out, flannelMissing(nodes)...)
 	}
@@ -155,12 +154,12 @@ func duplicatePublicIPs(nodes []*corev1.Node) []casebook.Finding {
 // another address: without --flannel-iface, K3s's flannel takes the
 // interface of the default route, whatever --node-ip says, and the other
 // nodes tunnel to an address they may not reach.
-func flannelNotNodeIP(nodes []*corev1.Node) []casebook.Finding {
+func flannelNotNodeIP(st *cluster.State, nodes []*corev1.Node) []casebook.Finding {
 	f := casebook.Finding{CaseID: "N-001", Cause: "flannel-ip-not-node-ip",
 		Message: "flannel tunnels from another address than the node's --node-ip: without --flannel-iface it takes the default-route interface, which the other nodes may not reach"}
 	for _, n := range nodes {
 		ip := n.Annotations[flannelPublicIP]
-		args := parseNodeArgs(k3sNodeArgs(n))
+		args := nodeArgs(st, n)
 		nodeIP := k3sFlagValue(args, "--node-ip")
 		if ip == "" || nodeIP == "" || k3sFlagValue(args, "--flannel-iface") != "" {
 			continue

@@ -45,16 +45,16 @@ const (
 // Detect checks every Service that selects pods.
 func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
 	r := newReader(ctx, st)
-	services, err := cluster.List[corev1.Service](st, casebook.KindService, casebook.AllNamespaces)
-	if err != nil {
+	// Service -> EndpointSlices -> pods, resolved once per run by the state.
+	idx, err := st.ServiceIndex()
+	if idx == nil {
 		return nil, err
 	}
-	pods, err := r.pods(casebook.AllNamespaces)
-	if err != nil {
-		return nil, err
-	}
-	slices, err := cluster.List[discoveryv1.EndpointSlice](st, casebook.KindEndpointSlice, casebook.AllNamespaces)
 	if _, err := r.optional(err); err != nil {
+		return nil, err
+	}
+	pods, err := r.st.PodIndex()
+	if err != nil {
 		return nil, err
 	}
 	// svclb pods live in kube-system whatever namespace was asked for.
@@ -67,39 +67,21 @@ func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]case
 		return nil, err
 	}
 
-	podsByNS := map[string][]*corev1.Pod{}
-	for _, p := range pods {
-		if !podTerminal(p) {
-			podsByNS[p.Namespace] = append(podsByNS[p.Namespace], p)
-		}
-	}
-	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
-	for _, s := range slices {
-		if svc := s.Labels[discoveryv1.LabelServiceName]; svc != "" {
-			slicesBySvc[s.Namespace+"/"+svc] = append(slicesBySvc[s.Namespace+"/"+svc], s)
-		}
-	}
-
 	var out []casebook.Finding
-	for _, svc := range services {
+	for _, svc := range idx.All() {
 		if svc.Spec.Type == corev1.ServiceTypeExternalName || len(svc.Spec.Selector) == 0 {
 			// Without a selector the endpoints are managed by hand; nothing to check.
 			continue
 		}
 		svcRef := ref(casebook.KindService, svc)
 		selectorQuote := quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.selector: %s", formatLabels(svc.Spec.Selector))
-		var selected []*corev1.Pod
-		for _, p := range podsByNS[svc.Namespace] {
-			if selects(svc.Spec.Selector, p.Labels) {
-				selected = append(selected, p)
-			}
-		}
-		svcSlices := slicesBySvc[svc.Namespace+"/"+svc.Name]
+		backend := idx.Backend(svc.Namespace, svc.Name)
+		selected, svcSlices := backend.Pods, backend.Slices
 
 		if len(selected) == 0 {
 			ev := []casebook.Evidence{selectorQuote}
 			ev = append(ev, quoteSlices(svcSlices)...)
-			ev = append(ev, nearMisses(svc.Spec.Selector, podsByNS[svc.Namespace])...)
+			ev = append(ev, nearMisses(svc.Spec.Selector, pods.InNamespace(svc.Namespace))...)
 			out = append(out, casebook.Finding{
 				CaseID: "N-002", Cause: "selector-matches-no-pod", Objects: []casebook.ObjectRef{svcRef},
 				Message:  "the Service's selector matches no pod, so it has no endpoints",

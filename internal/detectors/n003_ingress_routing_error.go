@@ -71,7 +71,8 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := r.nodes()
+	// K3s flags say whether Traefik was disabled on purpose.
+	nodeIdx, err := st.NodeIndex()
 	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
@@ -120,7 +121,7 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 					Message:  "the Ingress names an IngressClass that does not exist, so no controller serves it",
 					Evidence: []casebook.Evidence{classQuote, note(casebook.KindIngressClass, "IngressClasses in the cluster: %s", listClasses(classes))},
 				})
-			} else if f, ok := checkController(ing, class, classQuote, classByName, classes, pods, nodes); ok {
+			} else if f, ok := checkController(ing, class, classQuote, classByName, classes, pods, nodeIdx); ok {
 				out = append(out, f)
 			}
 		}
@@ -204,7 +205,7 @@ func listClasses(classes []*networkingv1.IngressClass) string {
 // class's known controller has no ready pod, or no class and no controller
 // exist at all (K3s started with --disable traefik).
 func checkController(ing *networkingv1.Ingress, class string, classQuote casebook.Evidence, classByName map[string]*networkingv1.IngressClass,
-	classes []*networkingv1.IngressClass, pods []*corev1.Pod, nodes []*corev1.Node) (casebook.Finding, bool) {
+	classes []*networkingv1.IngressClass, pods []*corev1.Pod, nodeIdx *cluster.NodeIndex) (casebook.Finding, bool) {
 	var controllers []string
 	if c := classByName[class]; c != nil {
 		controllers = []string{c.Spec.Controller}
@@ -245,7 +246,7 @@ func checkController(ing *networkingv1.Ingress, class string, classQuote caseboo
 			ev = append(ev, waitingReasons(p)...)
 		}
 		if known.k3sComponent != "" {
-			if q, ok := k3sDisables(nodes, known.k3sComponent); ok {
+			if q, ok := k3sDisables(nodeIdx, known.k3sComponent); ok {
 				ev = append(ev, q)
 			}
 		}

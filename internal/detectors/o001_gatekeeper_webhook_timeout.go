@@ -120,50 +120,14 @@ func (GatekeeperWebhookTimeout) Detect(ctx context.Context, st *cluster.State) (
 		if backends[key] != nil {
 			continue
 		}
-		b := &backend{}
-		backends[key] = b
-		ns := h.service.Namespace
-		svcs, err := cluster.List[corev1.Service](st, casebook.KindService, ns)
+		// webhook -> Service -> EndpointSlices -> pods, from the state.
+		bk, err := st.WebhookBackend(h.service)
 		if ok, err := r.optional(err); err != nil {
 			return nil, err
 		} else if !ok {
-			delete(backends, key)
 			continue
 		}
-		for _, s := range svcs {
-			if s.Name == h.service.Name {
-				b.svc = s
-			}
-		}
-		slices, err := cluster.List[discoveryv1.EndpointSlice](st, casebook.KindEndpointSlice, ns)
-		if ok, err := r.optional(err); err != nil {
-			return nil, err
-		} else if !ok {
-			delete(backends, key)
-			continue
-		}
-		for _, s := range slices {
-			if s.Labels[discoveryv1.LabelServiceName] != h.service.Name {
-				continue
-			}
-			b.slices = append(b.slices, s)
-			for _, e := range s.Endpoints {
-				if e.Conditions.Ready == nil || *e.Conditions.Ready {
-					b.ready++
-				}
-			}
-		}
-		if b.svc != nil && len(b.svc.Spec.Selector) > 0 {
-			pods, err := r.pods(ns)
-			if _, err := r.optional(err); err != nil {
-				return nil, err
-			}
-			for _, p := range pods {
-				if !podTerminal(p) && selects(b.svc.Spec.Selector, p.Labels) {
-					b.pods = append(b.pods, p)
-				}
-			}
-		}
+		backends[key] = &backend{svc: bk.Service, slices: bk.Slices, pods: bk.Pods, ready: bk.Ready}
 	}
 	events, err := r.events()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/cluster"
@@ -218,6 +219,7 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 		} else if !ok {
 			continue
 		}
+		constraints = append([]runtime.Object(nil), constraints...) // the state's list is shared
 		sort.Slice(constraints, func(i, j int) bool {
 			return constraints[i].(*unstructured.Unstructured).GetName() < constraints[j].(*unstructured.Unstructured).GetName()
 		})

@@ -157,9 +157,9 @@ func (r *reader) localPathProvisionerPresent() (bool, []casebook.Evidence, error
 		}
 	}
 	quotes := []casebook.Evidence{note(casebook.KindDeployment, "no pod labelled %s=%s and no Deployment kube-system/local-path-provisioner", localPathLabel, localPathLabelValue)}
-	nodes, err := r.nodes()
+	nodeIdx, err := r.st.NodeIndex()
 	if ok, _ := r.optional(err); ok {
-		if q, disabled := k3sDisables(nodes, "local-storage"); disabled {
+		if q, disabled := k3sDisables(nodeIdx, "local-storage"); disabled {
 			quotes = append(quotes, q)
 		}
 	}
