@@ -175,10 +175,22 @@ func ParseStatus(s string) (Status, error) {
 }
 
 // Signal is verbatim error text that identifies a case: a literal or a
-// regular expression (RE2), both matched case-insensitively.
+// regular expression (RE2), both matched case-insensitively. Every signal
+// carries its provenance: the upstream code or official document that emits
+// or quotes it, and the versions it holds for.
 type Signal struct {
-	Literal string `json:"literal,omitempty" yaml:"literal,omitempty"`
+	Literal string `json:"literal,omitempty" yaml:"text,omitempty"`
 	Pattern string `json:"re,omitempty" yaml:"re,omitempty"`
+	// Sources are where the text comes from: "owner/repo@ref:path#Lnn" for
+	// the code that emits it, or an https URL of official documentation
+	// that quotes it.
+	Sources []string `json:"sources,omitempty" yaml:"source,omitempty"`
+	// Versions names the product and the versions the text holds for.
+	Versions string `json:"versions,omitempty" yaml:"versions,omitempty"`
+	// Note is optional context, e.g. how a composite message is built.
+	Note string `json:"note,omitempty" yaml:"note,omitempty"`
+	// Line is the line of the signal in its case file.
+	Line int `json:"-" yaml:"-"`
 }
 
 // String returns the literal or the pattern as written.

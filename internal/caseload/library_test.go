@@ -18,8 +18,8 @@ component: wasmedge
 severity: critical
 types: [startup-failure, performance]
 signals:
-  - 'Startup probe failed'
-  - {re: 'context deadline exceeded.*wasm'}
+  - {text: 'Startup probe failed', source: 'kubernetes/kubernetes@v1.31.0:pkg/kubelet/prober/prober.go#L110', versions: 'Kubernetes v1.16 and later'}
+  - {re: 'context deadline exceeded.*wasm', source: [https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/], versions: all}
 related: [W-002]
 ---
 
@@ -107,7 +107,7 @@ func TestLoadBadInput(t *testing.T) {
 		},
 		{
 			name: "bad signal regexp", file: "bad-signal.md",
-			data:     strings.Replace(caseFile("W-006", "wasmedge"), "{re: 'context deadline exceeded.*wasm'}", "{re: 'unclosed(group'}", 1),
+			data:     strings.Replace(caseFile("W-006", "wasmedge"), "{re: 'context deadline exceeded.*wasm',", "{re: 'unclosed(group',", 1),
 			wantLine: 11, wantMsg: "bad regular expression",
 		},
 	}

@@ -81,6 +81,15 @@ func lintFile(fsys fs.FS, lib *Library, p *parsed) []Problem {
 		}
 	}
 
+	for _, sig := range c.Signals {
+		if len(sig.Sources) == 0 {
+			add(sig.Line, false, "signal %q has no source: give source: owner/repo@ref:path#Lnn of the code that emits it, or the https URL of an official doc that quotes it", short(sig.String()))
+		}
+		if sig.Versions == "" {
+			add(sig.Line, false, "signal %q has no versions: name the product and the versions the text holds for", short(sig.String()))
+		}
+	}
+
 	out = append(out, lintSections(p)...)
 	for _, f := range p.Fences {
 		if f.Lang == "" {
@@ -214,4 +223,12 @@ func nodeLine(n ast.Node, src []byte) int {
 		}
 	}
 	return 0
+}
+
+// short cuts a signal for a problem message.
+func short(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		return string(r[:57]) + "..."
+	}
+	return s
 }

@@ -53,6 +53,26 @@ func TestLint(t *testing.T) {
 			data: strings.Replace(goodCase, "related: [W-002]", "related: [W-042]", 1),
 			want: []string{"12: related case W-042 does not exist"},
 		},
+		{
+			name: "signal without provenance", file: "wasmedge-cold-start-timeout.md",
+			data: strings.Replace(goodCase, "  - {text: 'Startup probe failed', source: 'kubernetes/kubernetes@v1.31.0:pkg/kubelet/prober/prober.go#L110', versions: 'Kubernetes v1.16 and later'}", "  - 'Startup probe failed'", 1),
+			want: []string{`10: signal "Startup probe failed" has no source`, `10: signal "Startup probe failed" has no versions`},
+		},
+		{
+			name: "signal source malformed", file: "wasmedge-cold-start-timeout.md",
+			data: strings.Replace(goodCase, "kubernetes/kubernetes@v1.31.0:pkg", "kubernetes/kubernetes:pkg", 1),
+			want: []string{`10: signal: source "kubernetes/kubernetes:pkg/kubelet/prober/prober.go#L110": want owner/repo@ref:path`},
+		},
+		{
+			name: "signal with text and re", file: "wasmedge-cold-start-timeout.md",
+			data: strings.Replace(goodCase, "{re: 'context deadline exceeded.*wasm',", "{text: 'x y z', re: 'context deadline exceeded.*wasm',", 1),
+			want: []string{"11: signal: give either text or re, not both"},
+		},
+		{
+			name: "signal with unknown key", file: "wasmedge-cold-start-timeout.md",
+			data: strings.Replace(goodCase, "versions: all}", "versions: all, since: v1}", 1),
+			want: []string{`11: signal: unknown key "since"`},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

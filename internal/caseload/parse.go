@@ -211,25 +211,89 @@ func (p *parsed) line(key string) int {
 	return 1
 }
 
+// parseSignal reads one entry of signals: a plain string or {re: '...'}
+// (the old forms, kept so a team's library still loads; lint asks for their
+// provenance), or a mapping with text or re, source and versions.
 func parseSignal(n *yaml.Node) (casebook.Signal, error) {
+	sig := casebook.Signal{Line: n.Line + 1}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if strings.TrimSpace(n.Value) == "" {
-			return casebook.Signal{}, fmt.Errorf("empty signal")
+			return sig, fmt.Errorf("empty signal")
 		}
-		return casebook.Signal{Literal: n.Value}, nil
+		sig.Literal = n.Value
+		return sig, nil
 	case yaml.MappingNode:
-		if len(n.Content) != 2 || n.Content[0].Value != "re" || n.Content[1].Kind != yaml.ScalarNode || n.Content[1].Value == "" {
-			return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}")
-		}
-		pat := n.Content[1].Value
-		// Parsing is what can fail in compiling; the matcher compiles later.
-		if _, err := syntax.Parse(pat, syntax.Perl); err != nil {
-			return casebook.Signal{}, fmt.Errorf("bad regular expression %q: %v", pat, err)
-		}
-		return casebook.Signal{Pattern: pat}, nil
+	default:
+		return sig, fmt.Errorf("want a mapping {text or re, source, versions}")
 	}
-	return casebook.Signal{}, fmt.Errorf("want a string or {re: '...'}")
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i].Value, n.Content[i+1]
+		scalar := func() (string, error) {
+			if val.Kind != yaml.ScalarNode || strings.TrimSpace(val.Value) == "" {
+				return "", fmt.Errorf("%s: want a non-empty string", key)
+			}
+			return val.Value, nil
+		}
+		var err error
+		switch key {
+		case "text":
+			sig.Literal, err = scalar()
+		case "re":
+			sig.Pattern, err = scalar()
+		case "versions":
+			sig.Versions, err = scalar()
+			sig.Versions = strings.TrimSpace(sig.Versions)
+		case "note":
+			sig.Note, err = scalar()
+		case "source":
+			sig.Sources, err = parseSources(val)
+		default:
+			err = fmt.Errorf("unknown key %q (want text or re, source, versions, note)", key)
+		}
+		if err != nil {
+			return sig, err
+		}
+	}
+	switch {
+	case sig.Literal == "" && sig.Pattern == "":
+		return sig, fmt.Errorf("give the signal as text: '...' or re: '...'")
+	case sig.Literal != "" && sig.Pattern != "":
+		return sig, fmt.Errorf("give either text or re, not both")
+	}
+	if sig.Pattern != "" {
+		// Parsing is what can fail in compiling; the matcher compiles later.
+		if _, err := syntax.Parse(sig.Pattern, syntax.Perl); err != nil {
+			return sig, fmt.Errorf("bad regular expression %q: %v", sig.Pattern, err)
+		}
+	}
+	return sig, nil
+}
+
+func parseSources(n *yaml.Node) ([]string, error) {
+	var raw []string
+	switch n.Kind {
+	case yaml.ScalarNode:
+		raw = []string{n.Value}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("source: want a string or a list of strings")
+			}
+			raw = append(raw, c.Value)
+		}
+	default:
+		return nil, fmt.Errorf("source: want a string or a list of strings")
+	}
+	out := make([]string, 0, len(raw))
+	for _, r := range raw {
+		src, err := casebook.ParseSignalSource(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src.String())
+	}
+	return out, nil
 }
 
 // parseBody splits the body into H2 sections, counts fenced code blocks and

@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,9 +55,9 @@ func TestList(t *testing.T) {
 		wantIDs  []string
 		wantCode int
 	}{
-		{"component", []string{"list", "--component", "wasmedge", "-o", "json"}, []string{"W-001", "W-002", "W-003", "W-004", "W-005", "W-006", "W-007", "W-008"}, 0},
+		{"component", []string{"list", "--component", "wasmedge", "-o", "json"}, []string{"W-001", "W-002", "W-003", "W-004", "W-005", "W-006", "W-007", "W-008", "W-009"}, 0},
 		{"chinese severity", []string{"list", "--severity", "严重", "--component", "k3s", "-o", "json"}, []string{"K-001", "K-002", "K-006"}, 0},
-		{"english severity", []string{"list", "--severity", "critical", "--component", "network", "-o", "json"}, []string{"N-001", "N-002"}, 0},
+		{"english severity", []string{"list", "--severity", "critical", "--component", "network", "-o", "json"}, []string{"N-001", "N-002", "N-004"}, 0},
 		{"component prefix", []string{"list", "--component", "S", "-o", "json"}, []string{"S-001", "S-002"}, 0},
 		{"bad severity", []string{"list", "--severity", "urgent"}, nil, ExitUsage},
 		{"bad output", []string{"list", "-o", "xml"}, nil, ExitUsage},
@@ -93,8 +96,8 @@ func TestListTableShowsStatus(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 9 || !strings.HasPrefix(lines[0], "ID") {
-		t.Fatalf("want a header and 8 rows, got:\n%s", out)
+	if len(lines) != 10 || !strings.HasPrefix(lines[0], "ID") {
+		t.Fatalf("want a header and 9 rows, got:\n%s", out)
 	}
 	if !strings.Contains(lines[1], "W-001") || !strings.Contains(lines[1], "已完成") {
 		t.Errorf("W-001 row should say 已完成: %q", lines[1])
@@ -109,6 +112,10 @@ func TestShow(t *testing.T) {
 	code, _, errOut := run(t, "show", "W-010")
 	if code != ExitUsage || !strings.Contains(errOut, "no case W-010; did you mean W-001?") {
 		t.Errorf("show W-010: exit %d, stderr %q", code, errOut)
+	}
+	code, out, _ = run(t, "show", "K-006")
+	if code != 0 || !regexp.MustCompile(`(?m)^    source:   k3s-io/k3s@\S+:pkg/`).MatchString(out) || !strings.Contains(out, "    versions: ") {
+		t.Errorf("show K-006 should list each signal's source and versions:\n%s", out)
 	}
 	code, out, _ = run(t, "show", "K-006", "-o", "markdown")
 	if code != 0 || !strings.HasPrefix(out, "---\nid: K-006") {
@@ -155,6 +162,14 @@ func TestLintCommand(t *testing.T) {
 
 func TestNewThenLintThenIndex(t *testing.T) {
 	dir := copyLibrary(t)
+	// The scaffold takes the next free ID of the component.
+	_, listed, _ := run(t, "--cases", dir, "list", "--component", "wasmedge", "-o", "json")
+	next := 0
+	for _, m := range regexp.MustCompile(`"id": "W-(\d{3})"`).FindAllStringSubmatch(listed, -1) {
+		n, _ := strconv.Atoi(m[1])
+		next = max(next, n+1)
+	}
+	newID := fmt.Sprintf("W-%03d", next)
 	code, out, errOut := run(t, "--cases", dir, "new", "--component", "wasmedge", "--title", "Wasm 插件加载失败", "--title-en", "Wasm plugin fails to load", "--severity", "中等")
 	if code != 0 {
 		t.Fatalf("new: exit %d: %s", code, errOut)
@@ -164,7 +179,7 @@ func TestNewThenLintThenIndex(t *testing.T) {
 		t.Errorf("new file = %s", path)
 	}
 	data, _ := os.ReadFile(path)
-	for _, frag := range []string{"id: W-009", "title: 'Wasm 插件加载失败'", "severity: major", "component: wasmedge", "signals: []"} {
+	for _, frag := range []string{"id: " + newID, "title: 'Wasm 插件加载失败'", "severity: major", "component: wasmedge", "signals: []"} {
 		if !strings.Contains(string(data), frag) {
 			t.Errorf("scaffold lacks %q:\n%s", frag, data)
 		}
@@ -173,7 +188,7 @@ func TestNewThenLintThenIndex(t *testing.T) {
 		t.Errorf("lint after new: exit %d\n%s", code, out)
 	}
 	code, out, _ = run(t, "--cases", dir, "list", "--status", "待补充", "--component", "wasmedge", "-o", "json")
-	if code != 0 || !strings.Contains(out, `"W-009"`) {
+	if code != 0 || !strings.Contains(out, `"`+newID+`"`) {
 		t.Errorf("the new case should list as a draft: %s", out)
 	}
 	// The checked-in index is stale until index runs.
@@ -187,7 +202,7 @@ func TestNewThenLintThenIndex(t *testing.T) {
 		t.Errorf("index --check after index: exit %d %s", code, errOut)
 	}
 	idx, _ := os.ReadFile(filepath.Join(dir, "README.md"))
-	if !strings.Contains(string(idx), "[W-009](wasmedge-plugin-fails-to-load.md) | Wasm 插件加载失败 | 中等 | ⏳ 待补充") {
+	if !strings.Contains(string(idx), "["+newID+"](wasmedge-plugin-fails-to-load.md) | Wasm 插件加载失败 | 中等 | ⏳ 待补充") {
 		t.Errorf("index lacks the new case")
 	}
 	// A second new with the same title does not overwrite.

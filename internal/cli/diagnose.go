@@ -111,7 +111,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 		return nil, "", err
 	}
 	guarded := *cfg
-	guarded.Wrap(live.ReadOnly)
+	guarded.Wrap(live.ReadOnlyAt(live.HostPath(cfg.Host)))
 	dc, err := discovery.NewDiscoveryClientForConfig(&guarded)
 	if err != nil {
 		return nil, "", err

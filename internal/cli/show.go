@@ -149,6 +149,18 @@ func renderCaseText(io *IOStreams, c *casebook.Case) string {
 			b.WriteString(ln + "\n")
 		}
 	}
+	if len(c.Signals) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", io.Style(styleBold, "特征报错及出处 Signals and their sources"))
+		for _, sig := range c.Signals {
+			fmt.Fprintf(&b, "  %s\n", io.Style(styleCyan, sig.String()))
+			if sig.Versions != "" {
+				fmt.Fprintf(&b, "    versions: %s\n", sig.Versions)
+			}
+			for _, src := range sig.Sources {
+				fmt.Fprintf(&b, "    source:   %s\n", src)
+			}
+		}
+	}
 	if len(c.References) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", io.Style(styleBold, "References"))
 		for _, r := range c.References {

@@ -135,8 +135,12 @@ func (l *loader) wait() []result {
 	return l.results
 }
 
-// snapshotFile reports whether a file name is one a snapshot holds.
+// snapshotFile reports whether a file name is one a snapshot holds; a
+// bundle's redaction-report.json is about the bundle, not the cluster.
 func snapshotFile(name string) bool {
+	if filepath.Base(name) == ReportFile {
+		return false
+	}
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".yaml" || ext == ".yml" || ext == ".json"
 }

@@ -90,6 +90,7 @@ var messages = map[string][2]string{
 	"case.summary_en":    {"English summary", "Summary"},
 	"case.body_zh":       {"案例正文为中文。", "The case text is in Chinese."},
 	"case.signals":       {"特征报错", "Signals"},
+	"case.signal.source": {"出处", "Source"},
 	"case.signals.hint":  {"粘贴到“匹配报错”即可找到本案例的报错原文", "Verbatim error text that leads the matcher to this case"},
 	"case.notfound":      {"没有这个案例", "No such case"},
 	"case.didyoumean":    {"您要找的是", "Did you mean"},

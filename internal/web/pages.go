@@ -270,7 +270,7 @@ type caseView struct {
 	Environment []keyValue
 	Related     []caseRow
 	References  []string
-	Signals     []string
+	Signals     []signalView
 	SourcePath  string
 	SourceURL   string
 }
@@ -331,10 +331,22 @@ func (s *Server) caseView(l lang, c *casebook.Case, body caseBody) *caseView {
 		}
 	}
 	for _, sig := range c.Signals {
-		v.Signals = append(v.Signals, sig.String())
+		row := signalView{Text: sig.String(), Versions: sig.Versions, Note: sig.Note}
+		for _, src := range sig.ParsedSources() {
+			row.Sources = append(row.Sources, sourceLink{Label: src.String(), URL: src.Link()})
+		}
+		v.Signals = append(v.Signals, row)
 	}
 	return v
 }
+
+// signalView is a case signal with its provenance, as the case page lists it.
+type signalView struct {
+	Text, Versions, Note string
+	Sources              []sourceLink
+}
+
+type sourceLink struct{ Label, URL string }
 
 func (s *Server) casePage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")

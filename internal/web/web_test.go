@@ -39,7 +39,9 @@ component: %s
 severity: %s
 types: [runtime-error]
 signals:
-  - 'Insufficient memory'
+  - text: 'Insufficient memory'
+    source: kubernetes/kubernetes@v1.30.0:pkg/scheduler/framework/plugins/noderesources/fit.go#L60
+    versions: 'Kubernetes v1.30 and later'
 related: [K-001]
 references:
   - https://docs.k3s.io/
@@ -396,7 +398,8 @@ func TestCasePage(t *testing.T) {
 		`href="https://docs.k3s.io/" rel="noopener noreferrer"`,     // reference
 		`<span class="badge detected"`,                              // detected badge
 		`href="/cases/K-002/source" class="source-link"><code>cases/k3s-pod-scheduling.md</code>`,
-		`<code>Insufficient memory</code>`, // signals
+		`<code>Insufficient memory</code>`,                                                      // signals
+		`<span class="sig-sources">出处: <a href="https://github.com/kubernetes/kubernetes/blob/`, // a signal's source
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("case page lacks %s", want)
