@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/kube"
 	"github.com/casebook-dev/casebook/internal/redact"
 	"github.com/casebook-dev/casebook/internal/snapshot"
@@ -106,14 +105,7 @@ func collectRun(ctx context.Context, opts *CollectOptions) error {
 	w := snapshot.NewWriter(&buf, opts.Now().UTC(), red)
 	var notes []string
 	objects := 0
-	declared := map[casebook.Kind]bool{}
-	for _, k := range detectors.Kinds() {
-		declared[k] = true
-	}
 	for _, info := range kube.Builtins() {
-		if !declared[info.Kind] {
-			continue // no detector reads it: it stays in the cluster
-		}
 		objs, err := src.List(ctx, info.Kind, casebook.AllNamespaces)
 		if err != nil {
 			if errors.Is(err, casebook.ErrForbidden) || errors.Is(err, casebook.ErrNotServed) {
