@@ -1,4 +1,4 @@
-.PHONY: build test lint index bench
+.PHONY: build test lint index bench bench-check
 
 build:
 	go build -o bin/casebook ./cmd/casebook
@@ -16,3 +16,8 @@ index:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
+
+# bench-check fails when diagnose's CPU cost, as a ratio to loading the same
+# snapshot measured side by side, grows more than 30% over the baseline.
+bench-check:
+	CASEBOOK_BENCH_CHECK=1 go test ./internal/benchdata -run '^TestDiagnoseCostRatio$$' -count=1 -v

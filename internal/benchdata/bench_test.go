@@ -69,7 +69,9 @@ func BenchmarkDiagnoseSnapshot(b *testing.B) {
 	runtime.GC()
 	b.ResetTimer()
 	var peak uint64
+	start, n := cpuTime(), 0
 	for b.Loop() {
+		n++
 		p := peakHeap(func() {
 			snap, err := snapshot.Load(dir)
 			if err != nil {
@@ -87,6 +89,7 @@ func BenchmarkDiagnoseSnapshot(b *testing.B) {
 		runtime.GC()
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(n), "cpu-ms/op")
 }
 
 // BenchmarkDetect is detection alone: the snapshot is loaded, and each op
