@@ -3,13 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/detectors"
@@ -186,24 +184,8 @@ func TestDiagnoseJSONEqualsAPI(t *testing.T) {
 // GET /api/v1/diagnose.
 func serveAPIDiagnose(t *testing.T, snap string) map[string]any {
 	t.Helper()
-	errOut := &syncBuffer{}
-	ios := &IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut}
-	f := &Factory{IO: ios, Version: "test"}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	opts := &ServeOptions{IO: ios, Library: f.Library, CasesFS: f.CasesFS, Addr: "127.0.0.1:0",
-		Snapshot: snap, Timeout: time.Minute, Ready: func(u string) { ready <- u }}
-	done := make(chan error, 1)
-	go func() { done <- serveRun(ctx, opts) }()
-	defer func() { cancel(); <-done }()
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		t.Fatalf("serve stopped: %v; stderr %s", err, errOut)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	base, _, stop := startServe(t, snap)
+	defer stop()
 	res, err := http.Get(base + "api/v1/diagnose")
 	if err != nil {
 		t.Fatal(err)

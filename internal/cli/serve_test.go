@@ -93,27 +93,47 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestServeRun starts the server on a free loopback port with a snapshot,
-// reads a page and the diagnose API, and stops it by cancelling.
-func TestServeRun(t *testing.T) {
+// startServe runs `casebook serve --snapshot snap` on a free loopback port
+// and returns its URL, its stderr and a function that stops it and returns
+// what serve returned.
+func startServe(t *testing.T, snap string) (string, *syncBuffer, func() error) {
+	t.Helper()
 	errOut := &syncBuffer{}
 	ios := &IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut}
 	f := &Factory{IO: ios, Version: "test"}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	ready := make(chan string, 1)
 	opts := &ServeOptions{IO: ios, Library: f.Library, CasesFS: f.CasesFS, Addr: "127.0.0.1:0",
-		Snapshot: "../web/testdata/snapshot", Timeout: time.Minute, Ready: func(u string) { ready <- u }}
+		Snapshot: snap, Timeout: time.Minute, Ready: func(u string) { ready <- u }}
 	done := make(chan error, 1)
 	go func() { done <- serveRun(ctx, opts) }()
-	var base string
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not stop")
+			return nil
+		}
+	}
 	select {
-	case base = <-ready:
+	case base := <-ready:
+		return base, errOut, stop
 	case err := <-done:
+		cancel()
 		t.Fatalf("serve stopped: %v; stderr %s", err, errOut)
 	case <-time.After(30 * time.Second):
+		cancel()
 		t.Fatal("serve did not start")
 	}
+	return "", nil, nil
+}
+
+// TestServeRun starts the server on a free loopback port with a snapshot,
+// reads a page and the diagnose API, and stops it by cancelling.
+func TestServeRun(t *testing.T) {
+	base, errOut, stop := startServe(t, "../web/testdata/snapshot")
 	for path, want := range map[string]string{
 		"cases/K-006":     "K3s 证书过期问题",
 		"api/v1/diagnose": `"case": "K-002"`,
@@ -128,14 +148,8 @@ func TestServeRun(t *testing.T) {
 			t.Errorf("GET %s: %d, body lacks %q", path, res.StatusCode, want)
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := stop(); err != nil {
+		t.Errorf("serve: %v", err)
 	}
 	if !strings.Contains(errOut.String(), " cases on "+base) {
 		t.Errorf("stderr %q does not say where it serves", errOut)

@@ -58,6 +58,16 @@ type fixture struct {
 	caseID, variant, dir string
 }
 
+// snapshotDirs are every snapshot the detectors are tried on: the example
+// cluster, the root-cause scenario and every fixture.
+func snapshotDirs(t *testing.T) []string {
+	dirs := []string{"../../examples/edge-cluster", "../engine/testdata/root-cause"}
+	for _, fx := range fixtures(t) {
+		dirs = append(dirs, fx.dir)
+	}
+	return dirs
+}
+
 func (f fixture) broken() bool { return strings.HasPrefix(f.variant, "broken") }
 
 func fixtures(t *testing.T) []fixture {
@@ -226,12 +236,8 @@ func TestDetectorsReadOnlyWhatTheyDeclare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append(detectors.All(), detectors.SignalMatch(lib.Cases)...)
-	dirs := []string{"../../examples/edge-cluster"}
-	for _, fx := range fixtures(t) {
-		dirs = append(dirs, fx.dir)
-	}
-	for _, dir := range dirs {
+	all := detectors.Set(lib.Cases)
+	for _, dir := range snapshotDirs(t) {
 		snap, err := snapshot.Load(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -266,11 +272,7 @@ func TestNextStepsNameOnlyTheFixturesObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := detectors.Set(lib.Cases)
-	dirs := []string{"../../examples/edge-cluster", "../engine/testdata/root-cause"}
-	for _, fx := range fixtures(t) {
-		dirs = append(dirs, fx.dir)
-	}
-	for _, dir := range dirs {
+	for _, dir := range snapshotDirs(t) {
 		snap, err := snapshot.Load(dir)
 		if err != nil {
 			t.Fatal(err)
