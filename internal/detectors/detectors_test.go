@@ -58,6 +58,24 @@ type fixture struct {
 	caseID, variant, dir string
 }
 
+// eachSnapshot calls fn with every snapshot of snapshotDirs, the library
+// and the CLI's detector set.
+func eachSnapshot(t *testing.T, fn func(dir string, snap *snapshot.Snapshot, lib *caseload.Library, all []engine.Detector)) {
+	t.Helper()
+	lib, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := detectors.Set(lib.Cases)
+	for _, dir := range snapshotDirs(t) {
+		snap, err := snapshot.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(dir, snap, lib, all)
+	}
+}
+
 // snapshotDirs are every snapshot the detectors are tried on: the example
 // cluster, the root-cause scenario and every fixture.
 func snapshotDirs(t *testing.T) []string {
@@ -232,16 +250,7 @@ func TestEveryDetectorHasFixturesAndACase(t *testing.T) {
 // declarations, so an undeclared read would be a kind missing from all
 // three.
 func TestDetectorsReadOnlyWhatTheyDeclare(t *testing.T) {
-	lib, err := caseload.Load(cases.FS(), "cases/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := detectors.Set(lib.Cases)
-	for _, dir := range snapshotDirs(t) {
-		snap, err := snapshot.Load(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachSnapshot(t, func(dir string, snap *snapshot.Snapshot, lib *caseload.Library, all []engine.Detector) {
 		for _, d := range all {
 			st := cluster.New(context.Background(), snap)
 			_, _ = d.Detect(context.Background(), st)
@@ -259,7 +268,7 @@ func TestDetectorsReadOnlyWhatTheyDeclare(t *testing.T) {
 				t.Errorf("%s over %s reads %s, which its Kinds() does not declare", d.CaseID(), dir, k)
 			}
 		}
-	}
+	})
 }
 
 // TestNextStepsNameOnlyTheFixturesObjects: for every fixture, every next
@@ -267,16 +276,7 @@ func TestDetectorsReadOnlyWhatTheyDeclare(t *testing.T) {
 // name from the case text, no placeholder left), tied to a step of its
 // case, and a step that runs on a node says which node.
 func TestNextStepsNameOnlyTheFixturesObjects(t *testing.T) {
-	lib, err := caseload.Load(cases.FS(), "cases/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	all := detectors.Set(lib.Cases)
-	for _, dir := range snapshotDirs(t) {
-		snap, err := snapshot.Load(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachSnapshot(t, func(dir string, snap *snapshot.Snapshot, lib *caseload.Library, all []engine.Detector) {
 		exists := func(o casebook.ObjectRef) bool {
 			if o.Kind == string(casebook.KindNamespace) {
 				// Fixtures hold a namespace's objects, not always the Namespace.
@@ -285,6 +285,7 @@ func TestNextStepsNameOnlyTheFixturesObjects(t *testing.T) {
 			}
 			var objs []runtime.Object
 			for _, kind := range []string{o.Kind, o.Kind + ".templates.gatekeeper.sh", o.Kind + ".constraints.gatekeeper.sh"} {
+				var err error
 				if objs, err = snap.List(context.Background(), casebook.Kind(kind), o.Namespace); err == nil && len(objs) > 0 {
 					break
 				}
@@ -326,5 +327,5 @@ func TestNextStepsNameOnlyTheFixturesObjects(t *testing.T) {
 				t.Errorf("%s: %s %s: no next step names the finding's objects: %+v", dir, f.CaseID, f.Cause, f.Next)
 			}
 		}
-	}
+	})
 }
