@@ -13,7 +13,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -195,12 +197,16 @@ func List[T any, PT interface {
 		}
 		// Sources list in different orders (a live list by key, a snapshot
 		// by file); sorted, every source gives detectors the same input.
-		sort.Slice(out, func(i, j int) bool {
-			if out[i].GetNamespace() != out[j].GetNamespace() {
-				return out[i].GetNamespace() < out[j].GetNamespace()
-			}
-			return out[i].GetName() < out[j].GetName()
-		})
+		// The keys are built once: comparing through the objects' methods
+		// costs more than the sort itself on 50,000 events.
+		keyed := make([]keyedObject[PT], len(out))
+		for i, o := range out {
+			keyed[i] = keyedObject[PT]{key: o.GetNamespace() + "\x00" + o.GetName(), obj: o}
+		}
+		slices.SortStableFunc(keyed, func(a, b keyedObject[PT]) int { return strings.Compare(a.key, b.key) })
+		for i := range keyed {
+			out[i] = keyed[i].obj
+		}
 		e.tobjs = out
 	})
 	if e.terr != nil {
@@ -211,6 +217,11 @@ func List[T any, PT interface {
 		return nil, fmt.Errorf("read %s: listed before as %T", kind, e.tobjs)
 	}
 	return out, nil
+}
+
+type keyedObject[PT any] struct {
+	key string
+	obj PT
 }
 
 // Skippable reports whether err only means a kind could not be read

@@ -71,6 +71,15 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 	if err != nil {
 		return nil, err
 	}
+	// The pods of each known controller, found once for every Ingress.
+	ctrlPods := map[string][]*corev1.Pod{}
+	for ctrl, known := range ingressControllers {
+		for _, p := range pods {
+			if p.Labels[known.label] == known.value && !podTerminal(p) {
+				ctrlPods[ctrl] = append(ctrlPods[ctrl], p)
+			}
+		}
+	}
 	// K3s flags say whether Traefik was disabled on purpose.
 	nodeIdx, err := st.NodeIndex()
 	if _, err := r.optional(err); err != nil {
@@ -121,7 +130,7 @@ func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]cas
 					Message:  "the Ingress names an IngressClass that does not exist, so no controller serves it",
 					Evidence: []casebook.Evidence{classQuote, note(casebook.KindIngressClass, "IngressClasses in the cluster: %s", listClasses(classes))},
 				})
-			} else if f, ok := checkController(ing, class, classQuote, classByName, classes, pods, nodeIdx); ok {
+			} else if f, ok := checkController(ing, class, classQuote, classByName, classes, ctrlPods, nodeIdx); ok {
 				out = append(out, f)
 			}
 		}
@@ -205,7 +214,7 @@ func listClasses(classes []*networkingv1.IngressClass) string {
 // class's known controller has no ready pod, or no class and no controller
 // exist at all (K3s started with --disable traefik).
 func checkController(ing *networkingv1.Ingress, class string, classQuote casebook.Evidence, classByName map[string]*networkingv1.IngressClass,
-	classes []*networkingv1.IngressClass, pods []*corev1.Pod, nodeIdx *cluster.NodeIndex) (casebook.Finding, bool) {
+	classes []*networkingv1.IngressClass, ctrlPods map[string][]*corev1.Pod, nodeIdx *cluster.NodeIndex) (casebook.Finding, bool) {
 	var controllers []string
 	if c := classByName[class]; c != nil {
 		controllers = []string{c.Spec.Controller}
@@ -224,13 +233,10 @@ func checkController(ing *networkingv1.Ingress, class string, classQuote caseboo
 		if !ok {
 			return casebook.Finding{}, false
 		}
-		var found []*corev1.Pod
-		for _, p := range pods {
-			if p.Labels[known.label] == known.value && !podTerminal(p) {
-				if podReady(p) {
-					return casebook.Finding{}, false
-				}
-				found = append(found, p)
+		found := ctrlPods[ctrl]
+		for _, p := range found {
+			if podReady(p) {
+				return casebook.Finding{}, false
 			}
 		}
 		if c := classByName[class]; c != nil {
