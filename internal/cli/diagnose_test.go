@@ -184,8 +184,8 @@ func TestDiagnoseJSONEqualsAPI(t *testing.T) {
 // GET /api/v1/diagnose.
 func serveAPIDiagnose(t *testing.T, snap string) map[string]any {
 	t.Helper()
-	base, _, stop := startServe(t, snap)
-	defer stop()
+	base, cancel, done, _ := startServe(t, func(o *ServeOptions) { o.Snapshot = snap })
+	defer func() { cancel(); <-done }()
 	res, err := http.Get(base + "api/v1/diagnose")
 	if err != nil {
 		t.Fatal(err)

@@ -93,10 +93,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startServe runs `casebook serve --snapshot snap` on a free loopback port
-// and returns its URL, its stderr and a function that stops it and returns
-// what serve returned.
-func startServe(t *testing.T, snap string) (string, *syncBuffer, func() error) {
+// startServe runs serve on a free loopback port over the test snapshot,
+// with set (when not nil) changing its options first. It returns the
+// server's URL, the cancel that stops it, the channel of its end and its
+// stderr.
+func startServe(t *testing.T, set func(*ServeOptions)) (string, context.CancelFunc, chan error, *syncBuffer) {
 	t.Helper()
 	errOut := &syncBuffer{}
 	ios := &IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut}
@@ -104,22 +105,15 @@ func startServe(t *testing.T, snap string) (string, *syncBuffer, func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	opts := &ServeOptions{IO: ios, Library: f.Library, CasesFS: f.CasesFS, Addr: "127.0.0.1:0",
-		Snapshot: snap, Timeout: time.Minute, Ready: func(u string) { ready <- u }}
+		Snapshot: "../web/testdata/snapshot", Timeout: time.Minute, Ready: func(u string) { ready <- u }}
+	if set != nil {
+		set(opts)
+	}
 	done := make(chan error, 1)
 	go func() { done <- serveRun(ctx, opts) }()
-	stop := func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(10 * time.Second):
-			t.Fatal("serve did not stop")
-			return nil
-		}
-	}
 	select {
 	case base := <-ready:
-		return base, errOut, stop
+		return base, cancel, done, errOut
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve stopped: %v; stderr %s", err, errOut)
@@ -127,13 +121,14 @@ func startServe(t *testing.T, snap string) (string, *syncBuffer, func() error) {
 		cancel()
 		t.Fatal("serve did not start")
 	}
-	return "", nil, nil
+	return "", cancel, done, errOut
 }
 
 // TestServeRun starts the server on a free loopback port with a snapshot,
 // reads a page and the diagnose API, and stops it by cancelling.
 func TestServeRun(t *testing.T) {
-	base, errOut, stop := startServe(t, "../web/testdata/snapshot")
+	base, cancel, done, errOut := startServe(t, nil)
+	defer cancel()
 	for path, want := range map[string]string{
 		"cases/K-006":     "K3s 证书过期问题",
 		"api/v1/diagnose": `"case": "K-002"`,
@@ -148,8 +143,14 @@ func TestServeRun(t *testing.T) {
 			t.Errorf("GET %s: %d, body lacks %q", path, res.StatusCode, want)
 		}
 	}
-	if err := stop(); err != nil {
-		t.Errorf("serve: %v", err)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
 	}
 	if !strings.Contains(errOut.String(), " cases on "+base) {
 		t.Errorf("stderr %q does not say where it serves", errOut)
