@@ -1,4 +1,4 @@
-.PHONY: build test lint index bench release
+.PHONY: build test lint index bench bench-check release
 
 build:
 	go build -o bin/casebook ./cmd/casebook
@@ -22,3 +22,8 @@ bench:
 # VERSION defaults to git describe.
 release:
 	go run scripts/release.go $(if $(VERSION),-version $(VERSION))
+
+# bench-check fails when diagnose's CPU cost, as a ratio to loading the same
+# snapshot measured side by side, grows more than 30% over the baseline.
+bench-check:
+	CASEBOOK_BENCH_CHECK=1 go test ./internal/benchdata -run '^TestDiagnoseCostRatio$$' -count=1 -v

@@ -49,27 +49,14 @@ func (s *source) List(ctx context.Context, kind casebook.Kind, ns string) ([]run
 	return objs, err
 }
 
-// Detectors wraps ds so that each reports to o when it is done; with a nil
-// o it is ds.
-func Detectors(ds []casebook.Detector, o Observer) []casebook.Detector {
+// DetectorDone returns the engine hook that tells o a detector is done; nil
+// for a nil o. (A hook rather than a wrapper: a wrapper would hide the
+// optional interfaces the engine looks for on a detector.)
+func DetectorDone(o Observer) func(caseID string) {
 	if o == nil {
-		return ds
+		return nil
 	}
-	out := make([]casebook.Detector, len(ds))
-	for i, d := range ds {
-		out[i] = &detector{Detector: d, o: o}
-	}
-	return out
-}
-
-type detector struct {
-	casebook.Detector
-	o Observer
-}
-
-func (d *detector) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	defer d.o.DetectorDone(d.CaseID())
-	return d.Detector.Detect(ctx, src)
+	return o.DetectorDone
 }
 
 // Done ends o's display; a nil o is fine.

@@ -26,17 +26,9 @@ type Diagnoser interface {
 	// examples/edge-cluster", "cluster edge-1"); "" when there is none.
 	Source() string
 	// Current diagnoses that source.
-	Current(ctx context.Context) (*Diagnosis, error)
+	Current(ctx context.Context) (*casebook.Report, error)
 	// Snapshot diagnoses a snapshot directory: an extracted upload.
-	Snapshot(ctx context.Context, dir string) (*Diagnosis, error)
-}
-
-// Diagnosis is what a diagnosis found.
-type Diagnosis struct {
-	Source   string
-	Findings []casebook.Finding
-	Warnings []casebook.Warning
-	Time     time.Time
+	Snapshot(ctx context.Context, dir string) (*casebook.Report, error)
 }
 
 // ErrNoSource is returned by Diagnoser.Current when the server was started
@@ -48,14 +40,14 @@ var ErrNoSource = errors.New("the server was started without a source (--snapsho
 // snapshot, which does not change).
 type currentDiagnosis struct {
 	mu  sync.Mutex
-	d   *Diagnosis
+	d   *casebook.Report
 	ttl time.Duration
 }
 
 // minRefresh is how often a reader may force a new run of a live source.
 const minRefresh = 5 * time.Second
 
-func (s *Server) currentDiagnosis(ctx context.Context, refresh bool) (*Diagnosis, error) {
+func (s *Server) currentDiagnosis(ctx context.Context, refresh bool) (*casebook.Report, error) {
 	c := s.current
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -101,6 +93,20 @@ type diagnosisView struct {
 	Warnings []string
 }
 
+// linked names a linked finding: its case and message.
+func linked(l lang, f casebook.Finding) string {
+	msg := f.Message
+	if l == langZH && f.MessageZH != "" {
+		msg = f.MessageZH
+	}
+	return f.CaseID + " · " + msg
+}
+
+// nextRow is a next step: the case step it comes from, and its command.
+type nextRow struct {
+	Title, Command, Node string
+}
+
 // findingGroup is the findings of one case.
 type findingGroup struct {
 	caseRow
@@ -113,9 +119,9 @@ type findingRow struct {
 	Cause    string
 	Objects  []string
 	Evidence []string
-	NextStep string
-	// NextCommand is the step's first command, shown as code.
-	NextCommand string
+	Next     []nextRow
+	// CausedBy and Causes name the linked findings ("S-001 ● message").
+	CausedBy, Causes []string
 }
 
 func (s *Server) diagnosePage(w http.ResponseWriter, r *http.Request) {
@@ -164,9 +170,13 @@ func (s *Server) diagnoseUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 // diagnosisView groups findings by case, most severe case first.
-func (s *Server) diagnosisView(l lang, d *Diagnosis) *diagnosisView {
+func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 	v := &diagnosisView{Source: d.Source, Time: d.Time.Format("2006-01-02 15:04:05 MST"), Count: len(d.Findings)}
 	byCase := map[string]*findingGroup{}
+	byID := map[string]casebook.Finding{}
+	for _, f := range d.Findings {
+		byID[f.ID] = f
+	}
 	var order []string
 	for _, f := range d.Findings {
 		g, ok := byCase[f.CaseID]
@@ -178,9 +188,21 @@ func (s *Server) diagnosisView(l lang, d *Diagnosis) *diagnosisView {
 			byCase[f.CaseID] = g
 			order = append(order, f.CaseID)
 		}
-		row := findingRow{Message: f.Message, Cause: f.Cause, Evidence: f.Evidence, NextStep: f.NextStep}
-		if step, cmd, ok := strings.Cut(f.NextStep, " → "); ok {
-			row.NextStep, row.NextCommand = step, cmd
+		row := findingRow{Message: f.Message, Cause: f.Cause}
+		for _, id := range f.CausedBy {
+			row.CausedBy = append(row.CausedBy, linked(l, byID[id]))
+		}
+		for _, id := range f.Causes {
+			row.Causes = append(row.Causes, linked(l, byID[id]))
+		}
+		if l == langZH && f.MessageZH != "" {
+			row.Message = f.MessageZH
+		}
+		for _, n := range f.Next {
+			row.Next = append(row.Next, nextRow{Title: fmt.Sprintf("%d. %s", n.StepNo, n.Title), Command: n.Command, Node: n.Node})
+		}
+		for _, e := range f.Evidence {
+			row.Evidence = append(row.Evidence, e.String())
 		}
 		for _, o := range f.Objects {
 			row.Objects = append(row.Objects, o.String())
@@ -220,7 +242,7 @@ const multipartSlack = 64 << 10
 // The upload holds a receiving slot while its body arrives, for
 // ReceiveTimeout at most, and a diagnosis slot only once it is in: slow
 // clients cannot keep the diagnoses of others waiting.
-func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, form bool) (*Diagnosis, string, error) {
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, form bool) (*casebook.Report, string, error) {
 	dir, name, err := s.receiveArchive(w, r, form)
 	if dir != "" {
 		defer os.RemoveAll(dir)

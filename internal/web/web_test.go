@@ -112,28 +112,28 @@ func testLibrary(t testing.TB) (*caseload.Library, fstest.MapFS) {
 // fakeDiagnoser is a Diagnoser with function fields.
 type fakeDiagnoser struct {
 	source   string
-	current  func(ctx context.Context) (*Diagnosis, error)
-	snapshot func(ctx context.Context, dir string) (*Diagnosis, error)
+	current  func(ctx context.Context) (*casebook.Report, error)
+	snapshot func(ctx context.Context, dir string) (*casebook.Report, error)
 }
 
 func (f *fakeDiagnoser) Source() string { return f.source }
-func (f *fakeDiagnoser) Current(ctx context.Context) (*Diagnosis, error) {
+func (f *fakeDiagnoser) Current(ctx context.Context) (*casebook.Report, error) {
 	return f.current(ctx)
 }
-func (f *fakeDiagnoser) Snapshot(ctx context.Context, dir string) (*Diagnosis, error) {
+func (f *fakeDiagnoser) Snapshot(ctx context.Context, dir string) (*casebook.Report, error) {
 	return f.snapshot(ctx, dir)
 }
 
 var _ Diagnoser = (*fakeDiagnoser)(nil)
 
 // sampleDiagnosis is what the fake diagnoser finds.
-func sampleDiagnosis(source string) *Diagnosis {
-	return &Diagnosis{Source: source, Time: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Findings: []casebook.Finding{{
+func sampleDiagnosis(source string) *casebook.Report {
+	return &casebook.Report{Source: source, Time: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Findings: []casebook.Finding{{
 		CaseID: "K-002", Severity: casebook.SeverityMajor, Cause: "insufficient-memory",
 		Objects:  []casebook.ObjectRef{{Kind: "Pod", Namespace: "shop", Name: "web-0"}},
 		Message:  "pod cannot be scheduled: " + xssPayload,
-		Evidence: []string{"Event FailedScheduling: 0/3 nodes are available: 3 Insufficient memory."},
-		NextStep: "查看 Pod 事件",
+		Evidence: []casebook.Evidence{{Object: casebook.ObjectRef{Kind: "Pod", Namespace: "shop", Name: "web-0"}, Field: "event Warning FailedScheduling", Text: "0/3 nodes are available: 3 Insufficient memory."}},
+		Next:     []casebook.Step{{Command: "kubectl describe pod -n shop web-0", Ref: "K-002#排查过程", StepNo: 1, Title: "查看 Pod 事件"}},
 	}}, Warnings: []casebook.Warning{{Source: "snapshot", Message: "bad.yaml: not YAML"}}}
 }
 
@@ -141,9 +141,11 @@ func sampleDiagnosis(source string) *Diagnosis {
 // so tests see what was extracted.
 func snapshotDiagnoser(t testing.TB) *fakeDiagnoser {
 	return &fakeDiagnoser{
-		source:  "snapshot testdata/cluster",
-		current: func(context.Context) (*Diagnosis, error) { return sampleDiagnosis("snapshot testdata/cluster"), nil },
-		snapshot: func(_ context.Context, dir string) (*Diagnosis, error) {
+		source: "snapshot testdata/cluster",
+		current: func(context.Context) (*casebook.Report, error) {
+			return sampleDiagnosis("snapshot testdata/cluster"), nil
+		},
+		snapshot: func(_ context.Context, dir string) (*casebook.Report, error) {
 			d := sampleDiagnosis("")
 			err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
 				if err == nil && !e.IsDir() {
@@ -783,7 +785,7 @@ func TestUploadBusy(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{})
 	d := snapshotDiagnoser(t)
-	d.snapshot = func(ctx context.Context, dir string) (*Diagnosis, error) {
+	d.snapshot = func(ctx context.Context, dir string) (*casebook.Report, error) {
 		close(started)
 		<-release
 		return sampleDiagnosis(""), nil
@@ -814,7 +816,7 @@ func TestDiagnose(t *testing.T) {
 			`<article class="finding-group sev-border-major" data-case="K-002">`,
 			`<a href="/cases/K-002" class="case-link">`,
 			`<code>Pod shop/web-0</code>`,
-			`<code>Event FailedScheduling: 0/3 nodes are available: 3 Insufficient memory.</code>`,
+			`<code>Pod shop/web-0 event Warning FailedScheduling: 0/3 nodes are available: 3 Insufficient memory.</code>`,
 			`查看 Pod 事件`,
 			`snapshot: bad.yaml: not YAML`,
 			`enctype="multipart/form-data"`,
@@ -837,7 +839,7 @@ func TestDiagnose(t *testing.T) {
 	})
 	t.Run("source fails", func(t *testing.T) {
 		d := snapshotDiagnoser(t)
-		d.current = func(context.Context) (*Diagnosis, error) { return nil, fmt.Errorf("cluster unreachable") }
+		d.current = func(context.Context) (*casebook.Report, error) { return nil, fmt.Errorf("cluster unreachable") }
 		h := newTestServer(t, Options{Diagnoser: d}).Handler()
 		if body := do(t, h, "GET", "/diagnose", nil).Body; !strings.Contains(body, "cluster unreachable") {
 			t.Error("failure not shown")
@@ -849,7 +851,7 @@ func TestDiagnose(t *testing.T) {
 	t.Run("cached", func(t *testing.T) {
 		runs := 0
 		d := snapshotDiagnoser(t)
-		d.current = func(context.Context) (*Diagnosis, error) { runs++; return sampleDiagnosis("x"), nil }
+		d.current = func(context.Context) (*casebook.Report, error) { runs++; return sampleDiagnosis("x"), nil }
 		h := newTestServer(t, Options{Diagnoser: d}).Handler()
 		for range 3 {
 			do(t, h, "GET", "/api/v1/diagnose?refresh=1", nil)
