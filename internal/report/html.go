@@ -22,7 +22,8 @@ const reportCSS = `
 .finding.consequence.sev-border-critical { border-left-color: var(--crit); }
 .finding.consequence.sev-border-major { border-left-color: var(--major); }
 .finding.consequence.sev-border-minor { border-left-color: var(--minor); }
-.finding .causes { margin: 0 0 .3rem; }
+.finding .causes { margin: 0 0 .3rem; display: flex; gap: .5rem; align-items: baseline; flex-wrap: wrap; }
+.finding .causes .label { margin-right: 0; }
 .finding .causes .case-link { font-weight: 600; }
 .finding .next .command { display: block; margin-top: .2rem; background: var(--code-bg); padding: .3rem .55rem; border-radius: 4px; font-size: .8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 .finding .next .step-ref { color: var(--muted); }
@@ -168,7 +169,7 @@ func htmlFindingFor(d *casebook.Report, m Meta, f casebook.Finding, consequence 
 		h.Evidence = append(h.Evidence, quoteLine(f, e))
 	}
 	for _, s := range f.Next {
-		h.Next = append(h.Next, htmlStep{Label: nextLabelIn(l, s), Ref: stepRef(s), Command: s.Command})
+		h.Next = append(h.Next, htmlStep{Label: strings.TrimRight(nextLabelIn(l, s), ":："), Ref: stepRef(s), Command: s.Command})
 	}
 	for _, id := range f.Causes {
 		if c, ok := byID[id]; ok && !seen[id] {
