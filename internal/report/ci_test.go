@@ -151,6 +151,7 @@ func TestSARIFSchema(t *testing.T) {
 		"no library":     {linkedReport(), Meta{}},
 		"empty":          {empty, testMeta(ZH)},
 		"older findings": {sampleDiagnosis(), Meta{Lang: EN}},
+		"check rego":     {sampleRego(t, "broken").Report(), Meta{Lang: EN, Command: "casebook check rego"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer

@@ -17,6 +17,9 @@ type Meta struct {
 	Lang Lang
 	// Version is casebook's version, as `casebook version` shows it.
 	Version string
+	// Command names the run in JUnit's test suite; "casebook diagnose"
+	// when empty.
+	Command string
 	// Case looks a case up in the library; nil leaves out what only the
 	// library knows (descriptions, file links).
 	Case func(id string) (*casebook.Case, bool)

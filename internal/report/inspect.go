@@ -144,7 +144,7 @@ func WasmTable(w io.Writer, in *WasmInspection, color bool) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	return FindingsTable(w, inspection("module "+r.File, r.Findings, nil, in.Cases), color)
+	return FindingsTable(w, in.Report(), color)
 }
 
 // RegoTable renders a Rego check for a terminal: what was checked and how
@@ -175,8 +175,20 @@ func RegoTable(w io.Writer, in *RegoCheck, color bool) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
+	return FindingsTable(w, in.Report(), color)
+}
+
+// Report is the check as a diagnosis, for the formats of diagnose (SARIF,
+// JUnit): the findings, located at the templates they are about.
+func (in *RegoCheck) Report() *casebook.Report {
+	r := in.RegoReport
 	source := fmt.Sprintf("%d Rego file(s) and %d ConstraintTemplate(s)", len(r.Files), len(r.Templates))
-	return FindingsTable(w, inspection(source, r.Findings, r.Warnings, in.Cases), color)
+	return inspection(source, r.Findings, r.Warnings, in.Cases)
+}
+
+// Report is the inspection as a diagnosis, for SARIF and JUnit.
+func (in *WasmInspection) Report() *casebook.Report {
+	return inspection("module "+in.File, in.Findings, nil, in.Cases)
 }
 
 func versionLabel(v, source string) string {

@@ -62,7 +62,11 @@ func JUnit(w io.Writer, d *casebook.Report, m Meta) error {
 	for _, f := range d.Findings {
 		byCase[f.CaseID] = append(byCase[f.CaseID], f)
 	}
-	suite := junitSuite{Name: "casebook diagnose", Properties: []junitProperty{{Name: "source", Value: d.Source}}}
+	name := m.Command
+	if name == "" {
+		name = "casebook diagnose"
+	}
+	suite := junitSuite{Name: name, Properties: []junitProperty{{Name: "source", Value: d.Source}}}
 	if !d.Time.IsZero() {
 		suite.Timestamp = d.Time.UTC().Format("2006-01-02T15:04:05")
 	}
