@@ -168,12 +168,15 @@ func writeInspection(streams *IOStreams, command, output string, v any, table fu
 	case "json":
 		err = report.JSON(streams.Out, v)
 	case "sarif", "junit":
-		r, ok := v.(interface{ Report() *casebook.Report })
+		r, ok := v.(interface {
+			Report() *casebook.Report
+			Locate(casebook.ObjectRef) (string, int)
+		})
 		if !ok {
 			return usageErrorf("-o %s is not available here", output)
 		}
 		// The findings of inspect and check are told in English.
-		m := report.Meta{Lang: report.EN, Command: command}
+		m := report.Meta{Lang: report.EN, Command: command, Locate: r.Locate}
 		if output == "sarif" {
 			err = report.SARIF(streams.Out, r.Report(), m)
 		} else {

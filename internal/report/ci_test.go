@@ -140,6 +140,7 @@ func TestSARIFSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rego := sampleRego(t, "broken")
 	empty := casebook.NewReport("cluster https://127.0.0.1:6443 (Kubernetes v1.37.2), all namespaces")
 	empty.Summarize(0)
 	for name, tc := range map[string]struct {
@@ -151,7 +152,7 @@ func TestSARIFSchema(t *testing.T) {
 		"no library":     {linkedReport(), Meta{}},
 		"empty":          {empty, testMeta(ZH)},
 		"older findings": {sampleDiagnosis(), Meta{Lang: EN}},
-		"check rego":     {sampleRego(t, "broken").Report(), Meta{Lang: EN, Command: "casebook check rego"}},
+		"check rego":     {rego.Report(), Meta{Lang: EN, Command: "casebook check rego", Locate: rego.Locate}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -210,6 +211,18 @@ func TestSARIFContent(t *testing.T) {
 	if got := s001.Locations[0].LogicalLocations[0].FullyQualifiedName; got != "historian/PersistentVolumeClaim/data-historian-0" {
 		t.Errorf("location %q", got)
 	}
+	// Every location and related location has a physical one: code
+	// scanning rejects a log with logical locations only.
+	for _, res := range run.Results {
+		for _, loc := range append(append([]sarifLocation{}, res.Locations...), res.RelatedLocations...) {
+			if loc.PhysicalLocation == nil || loc.PhysicalLocation.ArtifactLocation.URI == "" || loc.PhysicalLocation.Region.StartLine < 1 {
+				t.Errorf("%s: a location without a physical location: %+v", res.RuleID, loc)
+			}
+		}
+	}
+	if got := s001.Locations[0].PhysicalLocation.ArtifactLocation.URI; got != "historian/PersistentVolumeClaim/data-historian-0" {
+		t.Errorf("physical location %q, want the path named after the object", got)
+	}
 	if len(n002.RelatedLocations) != 2 || !strings.HasPrefix(n002.RelatedLocations[0].Message.Text, "caused by S-001") ||
 		!strings.HasPrefix(n002.RelatedLocations[1].Message.Text, "causes N-003") {
 		t.Errorf("N-002 related locations = %+v", n002.RelatedLocations)
@@ -219,6 +232,34 @@ func TestSARIFContent(t *testing.T) {
 	}
 	if s001.PartialFingerprints["casebookFinding/v1"] == run.Results[1].PartialFingerprints["casebookFinding/v1"] {
 		t.Error("two findings share a fingerprint")
+	}
+}
+
+// TestSARIFLocatesFiles: check rego places a template's finding at the
+// file and line of its ConstraintTemplate.
+func TestSARIFLocatesFiles(t *testing.T) {
+	rego := sampleRego(t, "broken")
+	var b bytes.Buffer
+	if err := SARIF(&b, rego.Report(), Meta{Lang: EN, Locate: rego.Locate}); err != nil {
+		t.Fatal(err)
+	}
+	var log sarifLog
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, res := range log.Runs[0].Results {
+		for _, loc := range res.Locations {
+			if loc.LogicalLocations[0].FullyQualifiedName == "ConstraintTemplate/k8sallowedrepos" {
+				found = true
+				if got := loc.PhysicalLocation; got.ArtifactLocation.URI != "../inspect/testdata/rego/broken/v0-in-v1-template.yaml" || got.Region.StartLine < 1 {
+					t.Errorf("k8sallowedrepos at %+v", got)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no finding on ConstraintTemplate/k8sallowedrepos")
 	}
 }
 

@@ -20,6 +20,11 @@ type Meta struct {
 	// Command names the run in JUnit's test suite; "casebook diagnose"
 	// when empty.
 	Command string
+	// Locate gives the file and line an object was read from, for SARIF's
+	// physical locations; nil, or a "" path, for objects that are not in
+	// a file (a live cluster's), which SARIF then places at a path named
+	// after the object.
+	Locate func(o casebook.ObjectRef) (path string, line int)
 	// Case looks a case up in the library; nil leaves out what only the
 	// library knows (descriptions, file links).
 	Case func(id string) (*casebook.Case, bool)

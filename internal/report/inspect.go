@@ -186,6 +186,30 @@ func (in *RegoCheck) Report() *casebook.Report {
 	return inspection(source, r.Findings, r.Warnings, in.Cases)
 }
 
+// Locate places a finding's object in the files checked: a template at
+// the file and line of its ConstraintTemplate, a Rego file at itself.
+func (in *RegoCheck) Locate(o casebook.ObjectRef) (string, int) {
+	switch o.Kind {
+	case "RegoFile":
+		return o.Name, 1
+	case "ConstraintTemplate":
+		for _, t := range in.Templates {
+			if t.Name == o.Name {
+				return t.File, t.Line
+			}
+		}
+	}
+	return "", 0
+}
+
+// Locate places a finding's object: the module is its file.
+func (in *WasmInspection) Locate(o casebook.ObjectRef) (string, int) {
+	if o.Kind == "WasmModule" {
+		return o.Name, 1
+	}
+	return "", 0
+}
+
 // Report is the inspection as a diagnosis, for SARIF and JUnit.
 func (in *WasmInspection) Report() *casebook.Report {
 	return inspection("module "+in.File, in.Findings, nil, in.Cases)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/url"
+	"path/filepath"
 
 	casebook "github.com/casebook-dev/casebook"
 )
@@ -85,8 +87,22 @@ type sarifResult struct {
 
 type sarifLocation struct {
 	ID               *int                   `json:"id,omitempty"`
+	PhysicalLocation *sarifPhysical         `json:"physicalLocation,omitempty"`
 	LogicalLocations []sarifLogicalLocation `json:"logicalLocations"`
 	Message          *sarifMessage          `json:"message,omitempty"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           sarifRegion   `json:"region"`
+}
+
+type sarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+type sarifRegion struct {
+	StartLine int `json:"startLine"`
 }
 
 type sarifLogicalLocation struct {
@@ -154,7 +170,7 @@ func SARIF(w io.Writer, d *casebook.Report, m Meta) error {
 			ruleIndex[f.CaseID] = i
 			drv.Rules = append(drv.Rules, sarifRuleFor(d, m, f))
 		}
-		run.Results = append(run.Results, sarifResultFor(f, i, l, byID))
+		run.Results = append(run.Results, sarifResultFor(f, i, l, byID, m.Locate))
 	}
 	return JSON(w, sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
 }
@@ -182,18 +198,19 @@ func sarifRuleFor(d *casebook.Report, m Meta, f casebook.Finding) sarifRule {
 	return r
 }
 
-func sarifResultFor(f casebook.Finding, rule int, l Lang, byID map[string]casebook.Finding) sarifResult {
+func sarifResultFor(f casebook.Finding, rule int, l Lang, byID map[string]casebook.Finding, locate func(casebook.ObjectRef) (string, int)) sarifResult {
 	r := sarifResult{RuleID: f.CaseID, RuleIndex: rule, Level: sarifLevel(f.Severity),
 		Message:             sarifMessage{Text: message(f, l)},
 		PartialFingerprints: map[string]string{"casebookFinding/v1": fingerprint(f.ID)},
 		Properties: sarifProps{FindingID: f.ID, Severity: f.Severity, Cause: f.Cause, Message: f.Message, MessageZH: f.MessageZH,
 			Evidence: nonNil(f.Evidence), Next: f.Next, NextStep: f.NextStep, RootCause: len(f.CausedBy) == 0,
 			CausedBy: f.CausedBy, Causes: f.Causes}}
-	loc := sarifLocation{LogicalLocations: []sarifLogicalLocation{}}
 	for _, o := range f.Objects {
-		loc.LogicalLocations = append(loc.LogicalLocations, logicalLocation(o))
+		r.Locations = append(r.Locations, sarifLocationOf(o, locate))
 	}
-	r.Locations = []sarifLocation{loc}
+	if len(r.Locations) == 0 {
+		r.Locations = []sarifLocation{sarifLocationOf(casebook.ObjectRef{Kind: "Cluster"}, nil)}
+	}
 	id := 0
 	link := func(label string, ids []string) {
 		for _, fid := range ids {
@@ -203,9 +220,15 @@ func sarifResultFor(f casebook.Finding, rule int, l Lang, byID map[string]casebo
 			}
 			id++
 			n := id
-			rl := sarifLocation{ID: &n, LogicalLocations: []sarifLogicalLocation{},
-				Message: &sarifMessage{Text: fmt.Sprintf("%s %s: %s", label, other.CaseID, message(other, l))}}
-			for _, o := range other.Objects {
+			// At the linked finding's first object, naming all of them.
+			first := casebook.ObjectRef{Kind: "Cluster"}
+			if len(other.Objects) > 0 {
+				first = other.Objects[0]
+			}
+			rl := sarifLocationOf(first, locate)
+			rl.ID = &n
+			rl.Message = &sarifMessage{Text: fmt.Sprintf("%s %s: %s", label, other.CaseID, message(other, l))}
+			for _, o := range other.Objects[min(1, len(other.Objects)):] {
 				rl.LogicalLocations = append(rl.LogicalLocations, logicalLocation(o))
 			}
 			r.RelatedLocations = append(r.RelatedLocations, rl)
@@ -219,6 +242,33 @@ func sarifResultFor(f casebook.Finding, rule int, l Lang, byID map[string]casebo
 		link("导致", f.Causes)
 	}
 	return r
+}
+
+// sarifLocationOf locates an object: at the file and line it was read
+// from when that is known, else at a path named after it
+// ("historian/PersistentVolumeClaim/data-historian-0", line 1). Code
+// scanning (GitHub's) rejects a log whose results have only logical
+// locations ("locationFromSarifResult: expected artifact location"), so
+// every location has a physical one; the logical location names the
+// object for every other reader.
+func sarifLocationOf(o casebook.ObjectRef, locate func(casebook.ObjectRef) (string, int)) sarifLocation {
+	uri, line := "", 0
+	if locate != nil {
+		uri, line = locate(o)
+	}
+	if uri == "" {
+		uri, line = qualifiedName(o), 1
+	}
+	if line < 1 {
+		line = 1
+	}
+	return sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifact{URI: fileURI(uri)}, Region: sarifRegion{StartLine: line}},
+		LogicalLocations: []sarifLogicalLocation{logicalLocation(o)}}
+}
+
+// fileURI writes a slash-separated path as a relative URI reference.
+func fileURI(p string) string {
+	return (&url.URL{Path: filepath.ToSlash(p)}).String()
 }
 
 func logicalLocation(o casebook.ObjectRef) sarifLogicalLocation {
