@@ -124,7 +124,7 @@ func TestHTMLInBrowser(t *testing.T) {
 	if n := eval(t, `String(performance.getEntriesByType('resource').length)`); n != "0" {
 		t.Errorf("the page fetched %s resource(s); it must be self-contained", n)
 	}
-	if eval(t, `String(!!document.querySelector('[data-case="S-001"] .consequence[data-finding^="N-002/"] .consequence[data-finding^="N-003/"]'))`) != "true" {
+	if eval(t, `String(!!document.querySelector('article[data-case="S-001"] .consequence[data-case="N-002"] .consequence[data-case="N-003"]'))`) != "true" {
 		t.Error("N-002 and N-003 are not nested in S-001's box")
 	}
 	for _, m := range drain() {

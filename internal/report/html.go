@@ -15,16 +15,12 @@ import (
 //go:embed templates/report.html
 var templateFS embed.FS
 
-// reportCSS is what the HTML report adds to the web UI's stylesheet: the
-// consequences nested under their root cause, and room for commands.
+// reportCSS is what the HTML report adds to the web UI's stylesheet, which
+// nests the consequences as the diagnose page does: the severity beside a
+// consequence's case, and room for commands.
 const reportCSS = `
-.finding.consequence { margin: .6rem 0 .2rem 1.1rem; padding: .2rem 0 .2rem .9rem; border-top: 0; border-left: 3px solid var(--border); }
-.finding.consequence.sev-border-critical { border-left-color: var(--crit); }
-.finding.consequence.sev-border-major { border-left-color: var(--major); }
-.finding.consequence.sev-border-minor { border-left-color: var(--minor); }
-.finding .causes { margin: 0 0 .3rem; display: flex; gap: .5rem; align-items: baseline; flex-wrap: wrap; }
-.finding .causes .label { margin-right: 0; }
-.finding .causes .case-link { font-weight: 600; }
+.consequence-case { display: flex; gap: .6rem; align-items: baseline; flex-wrap: wrap; }
+.consequence-case .case-link { font-weight: 600; }
 .finding .next .command { display: block; margin-top: .2rem; background: var(--code-bg); padding: .3rem .55rem; border-radius: 4px; font-size: .8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 .finding .next .step-ref { color: var(--muted); }
 .report-counts { margin: 0 0 1rem; display: flex; gap: .4rem; flex-wrap: wrap; }
@@ -37,19 +33,19 @@ const reportCSS = `
 type htmlText struct {
 	Title, Lead, Tagline, Source, Roots, Findings, Cases, Objects, At string
 	Critical, Major, Minor, Excluded, None, Open, Warnings, Detectors string
-	Causes, ObjectsLabel, Evidence, Next, Footer                      string
+	Causes, ObjectsLabel, Evidence, Next, OnNode, Footer              string
 }
 
 var htmlTexts = map[Lang]htmlText{
 	ZH: {Title: "诊断报告", Lead: "在集群或快照中发现的已知案例：根因在前，由它导致的问题列在其下，每条附证据与可直接粘贴的下一步命令。",
 		Tagline: "边缘集群故障排查案例集", Source: "数据源", Roots: "个根因", Findings: "项发现", Cases: "个案例", Objects: "个对象", At: "诊断时间",
 		Critical: "严重", Major: "中等", Minor: "轻微", Excluded: "个对象按配置排除", None: "没有发现已知案例。", Open: "阅读案例",
-		Warnings: "警告（这些检查不完整）", Detectors: "已运行的检测器：", Causes: "→ 导致", ObjectsLabel: "对象", Evidence: "证据", Next: "下一步",
+		Warnings: "警告（这些检查不完整）", Detectors: "已运行的检测器：", Causes: "→ 导致", ObjectsLabel: "对象", Evidence: "证据", Next: "下一步", OnNode: "在节点上运行",
 		Footer: "由 casebook diagnose -o html 生成，离线可读"},
 	EN: {Title: "Diagnosis report", Lead: "Known cases found in a cluster or snapshot: root causes first, what they cause under them, each with its evidence and next steps to paste.",
 		Tagline: "Troubleshooting casebook for edge clusters", Source: "Source", Roots: "root causes", Findings: "findings", Cases: "cases", Objects: "objects", At: "Diagnosed at",
 		Critical: "critical", Major: "major", Minor: "minor", Excluded: "objects excluded by config", None: "No known case found.", Open: "Read the case",
-		Warnings: "Warnings (these checks are incomplete)", Detectors: "Detectors run:", Causes: "→ causes", ObjectsLabel: "Objects", Evidence: "Evidence", Next: "Next step",
+		Warnings: "Warnings (these checks are incomplete)", Detectors: "Detectors run:", Causes: "→ causes", ObjectsLabel: "Objects", Evidence: "Evidence", Next: "Next step", OnNode: "run on node",
 		Footer: "Made by casebook diagnose -o html; reads offline"},
 }
 
@@ -86,7 +82,7 @@ type htmlFinding struct {
 }
 
 type htmlStep struct {
-	Label, Ref, Command string
+	Label, Node, OnNode, Ref, Command string
 }
 
 // HTML writes a diagnosis as one self-contained HTML page to attach to a
@@ -128,14 +124,14 @@ func HTML(w io.Writer, d *casebook.Report, m Meta, css []byte) error {
 			v.Groups = append(v.Groups, htmlGroup{ID: f.CaseID, Title: m.caseTitle(d, f.CaseID), TitleAlt: altTitle(d, m, f.CaseID),
 				URL: m.caseURL(f.CaseID), Severity: f.Severity, SeverityLabel: severityIn(l, f.Severity)})
 		}
-		v.Groups[i].Findings = append(v.Groups[i].Findings, htmlFindingFor(d, m, f, false, byID, seen))
+		v.Groups[i].Findings = append(v.Groups[i].Findings, htmlFindingFor(d, m, f, byID, seen))
 	}
 	// A finding in a loop of links, with no root, still shows.
 	for _, f := range d.Findings {
 		if !seen[f.ID] {
 			v.Groups = append(v.Groups, htmlGroup{ID: f.CaseID, Title: m.caseTitle(d, f.CaseID), TitleAlt: altTitle(d, m, f.CaseID),
 				URL: m.caseURL(f.CaseID), Severity: f.Severity, SeverityLabel: severityIn(l, f.Severity),
-				Findings: []htmlFinding{htmlFindingFor(d, m, f, false, byID, seen)}})
+				Findings: []htmlFinding{htmlFindingFor(d, m, f, byID, seen)}})
 		}
 	}
 	var b strings.Builder
@@ -157,11 +153,11 @@ func hasCause(f casebook.Finding, byID map[string]casebook.Finding) bool {
 	return false
 }
 
-func htmlFindingFor(d *casebook.Report, m Meta, f casebook.Finding, consequence bool, byID map[string]casebook.Finding, seen map[string]bool) htmlFinding {
+func htmlFindingFor(d *casebook.Report, m Meta, f casebook.Finding, byID map[string]casebook.Finding, seen map[string]bool) htmlFinding {
 	l := m.lang()
 	seen[f.ID] = true
 	h := htmlFinding{T: htmlTexts[l], ID: f.ID, CaseID: f.CaseID, Title: m.caseTitle(d, f.CaseID), URL: m.caseURL(f.CaseID),
-		Severity: f.Severity, SeverityLabel: severityIn(l, f.Severity), Message: message(f, l), NextStep: f.NextStep, Consequence: consequence}
+		Severity: f.Severity, SeverityLabel: severityIn(l, f.Severity), Message: message(f, l), NextStep: f.NextStep}
 	for _, o := range f.Objects {
 		h.Objects = append(h.Objects, o.String())
 	}
@@ -169,11 +165,11 @@ func htmlFindingFor(d *casebook.Report, m Meta, f casebook.Finding, consequence 
 		h.Evidence = append(h.Evidence, quoteLine(f, e))
 	}
 	for _, s := range f.Next {
-		h.Next = append(h.Next, htmlStep{Label: strings.TrimRight(nextLabelIn(l, s), ":："), Ref: stepRef(s), Command: s.Command})
+		h.Next = append(h.Next, htmlStep{Label: h.T.Next, Node: s.Node, OnNode: h.T.OnNode, Ref: stepRef(s), Command: s.Command})
 	}
 	for _, id := range f.Causes {
 		if c, ok := byID[id]; ok && !seen[id] {
-			h.Consequences = append(h.Consequences, htmlFindingFor(d, m, c, true, byID, seen))
+			h.Consequences = append(h.Consequences, htmlFindingFor(d, m, c, byID, seen))
 		}
 	}
 	return h
