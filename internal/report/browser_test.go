@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,20 +13,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// chromium finds the browser: $CASEBOOK_CHROMIUM, else Debian's chromium.
-func chromium() string {
-	if p := os.Getenv("CASEBOOK_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+	"github.com/casebook-dev/casebook/internal/browsertest"
+)
 
 // TestHTMLInBrowser opens the HTML report from a file in a real headless
 // Chromium, as someone opens a ticket's attachment: the inline stylesheet
@@ -37,13 +25,7 @@ func chromium() string {
 // to testdata/artifacts/report at the repository root (gitignored). It
 // skips without Chromium unless CASEBOOK_REQUIRE_BROWSER is set.
 func TestHTMLInBrowser(t *testing.T) {
-	path := chromium()
-	if path == "" {
-		if os.Getenv("CASEBOOK_REQUIRE_BROWSER") != "" {
-			t.Fatal("CASEBOOK_REQUIRE_BROWSER is set but there is no chromium (apt-get install -y chromium, or set CASEBOOK_CHROMIUM)")
-		}
-		t.Skip("no chromium; install it (apt-get install -y chromium) or set CASEBOOK_CHROMIUM")
-	}
+	path := browsertest.Require(t)
 	dir := t.TempDir()
 	var good bytes.Buffer
 	if err := HTML(&good, linkedReport(), testMeta(ZH), testCSS(t)); err != nil {
@@ -133,7 +115,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		}
 	}
 
-	shots := artifactDir(t)
+	shots := browsertest.ArtifactDir(t, "report")
 	for _, vp := range []struct {
 		name          string
 		width, height int64
@@ -158,28 +140,4 @@ func TestHTMLInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// artifactDir is testdata/artifacts/report at the repository root.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	out := filepath.Join(dir, "testdata", "artifacts", "report")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
