@@ -3,13 +3,10 @@ package cli
 import (
 	"encoding/json"
 	"encoding/xml"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/casebook-dev/casebook/internal/report/reporttest"
 )
 
 // TestDiagnoseCIReports runs the root-cause scenario through
@@ -88,53 +85,21 @@ func TestDiagnoseCIReports(t *testing.T) {
 // example cluster (every detected case, links, warnings-free) against the
 // schemas: SARIF 2.1.0 (OASIS) and, with xmllint, Jenkins xUnit's JUnit XSD.
 func TestDiagnoseCIReportsValid(t *testing.T) {
-	const schemaURL = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-	f, err := os.Open("../report/testdata/schema/sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(schemaURL, doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile(schemaURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := reporttest.SARIFSchema(t)
 	for _, snap := range []string{exampleCluster, rootCauseFixture} {
 		for _, lang := range []string{"zh", "en"} {
 			code, out, errOut := runDiagnoseCLI(t, "diagnose", "--snapshot", snap, "-o", "sarif", "--lang", lang)
 			if code != ExitFindings {
 				t.Fatalf("%s: exit %d\n%s", snap, code, errOut)
 			}
-			inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := schema.Validate(inst); err != nil {
+			if err := reporttest.ValidateSARIF(t, schema, []byte(out)); err != nil {
 				t.Errorf("%s --lang %s: not valid SARIF 2.1.0: %v", snap, lang, err)
 			}
 		}
 	}
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CASEBOOK_REQUIRE_XMLLINT") != "" {
-			t.Fatal("xmllint is not installed (apt-get install libxml2-utils)")
-		}
-		t.Skip("xmllint is not installed (apt-get install libxml2-utils)")
-	}
+	validate := reporttest.JUnitValidator(t)
 	_, out, _ := runDiagnoseCLI(t, "diagnose", "--snapshot", exampleCluster, "-o", "junit")
-	path := filepath.Join(t.TempDir(), "junit.xml")
-	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := exec.Command(xmllint, "--noout", "--nonet", "--schema", "../report/testdata/schema/junit-10.xsd", path).CombinedOutput(); err != nil {
-		t.Errorf("junit of the example cluster is not valid against junit-10.xsd: %v\n%s", err, msg)
+	if err := validate([]byte(out)); err != nil {
+		t.Errorf("junit of the example cluster is not valid against junit-10.xsd: %v", err)
 	}
 }

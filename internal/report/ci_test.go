@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/report/reporttest"
 )
 
 // linkedReport is a diagnosis with a root cause and a chain of
@@ -121,25 +120,7 @@ func TestCIReportsGolden(t *testing.T) {
 // TestSARIFSchema validates the SARIF of a report with links, of an empty
 // one and of one with unknown cases against the OASIS SARIF 2.1.0 schema.
 func TestSARIFSchema(t *testing.T) {
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	const url = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-	f, err := os.Open("testdata/schema/sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := reporttest.SARIFSchema(t)
 	rego := sampleRego(t, "broken")
 	empty := casebook.NewReport("cluster https://127.0.0.1:6443 (Kubernetes v1.37.2), all namespaces")
 	empty.Summarize(0)
@@ -159,11 +140,7 @@ func TestSARIFSchema(t *testing.T) {
 			if err := SARIF(&b, tc.d, tc.m); err != nil {
 				t.Fatal(err)
 			}
-			inst, err := jsonschema.UnmarshalJSON(&b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := schema.Validate(inst); err != nil {
+			if err := reporttest.ValidateSARIF(t, schema, b.Bytes()); err != nil {
 				t.Fatalf("not valid SARIF 2.1.0: %v", err)
 			}
 		})
@@ -173,8 +150,7 @@ func TestSARIFSchema(t *testing.T) {
 	bad := map[string]any{"version": "2.1.0", "runs": []any{map[string]any{"tool": map[string]any{"driver": map[string]any{"name": "casebook"}},
 		"results": []any{map[string]any{"ruleId": "S-001"}}}}}
 	raw, _ := json.Marshal(bad)
-	inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if schema.Validate(inst) == nil {
+	if reporttest.ValidateSARIF(t, schema, raw) == nil {
 		t.Error("a result without a message passes the schema; the test proves nothing")
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // SARIF 2.1.0 (OASIS), the subset casebook writes. The schema is
-// testdata/schema/sarif-schema-2.1.0.json, from oasis-tcs/sarif-spec.
+// reporttest/schema/sarif-schema-2.1.0.json, from oasis-tcs/sarif-spec.
 const (
 	sarifVersion = "2.1.0"
 	sarifSchema  = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
