@@ -171,12 +171,13 @@ func writeInspection(streams *IOStreams, command, output string, v any, table fu
 		r, ok := v.(interface {
 			Report() *casebook.Report
 			Locate(casebook.ObjectRef) (string, int)
+			Subjects() []casebook.ObjectRef
 		})
 		if !ok {
 			return usageErrorf("-o %s is not available here", output)
 		}
 		// The findings of inspect and check are told in English.
-		m := report.Meta{Lang: report.EN, Command: command, Locate: r.Locate}
+		m := report.Meta{Lang: report.EN, Command: command, Locate: r.Locate, Subjects: r.Subjects()}
 		if output == "sarif" {
 			err = report.SARIF(streams.Out, r.Report(), m)
 		} else {

@@ -354,3 +354,29 @@ func TestHTMLOrphanConsequence(t *testing.T) {
 		t.Error("N-002 lost its root cause and vanished")
 	}
 }
+
+// TestJUnitSubjects: check rego has one test case per file and template
+// checked, each failing with the findings on it, and no finding lost.
+func TestJUnitSubjects(t *testing.T) {
+	rego := sampleRego(t, "broken")
+	var b bytes.Buffer
+	if err := JUnit(&b, rego.Report(), Meta{Lang: EN, Command: "casebook check rego", Subjects: rego.Subjects()}); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := doc.Suites[0]
+	if s.Name != "casebook check rego" || len(s.Cases) != len(rego.Files)+len(rego.Templates) {
+		t.Errorf("suite %q with %d cases, want %d files and templates", s.Name, len(s.Cases), len(rego.Files)+len(rego.Templates))
+	}
+	if s.Failures != len(rego.Findings) {
+		t.Errorf("%d failures for %d findings", s.Failures, len(rego.Findings))
+	}
+	for _, c := range s.Cases {
+		if c.Name == "ConstraintTemplate k8sallowedrepos" && (len(c.Failures) == 0 || c.Classname != "casebook.ConstraintTemplate") {
+			t.Errorf("k8sallowedrepos: %+v", c)
+		}
+	}
+}

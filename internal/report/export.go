@@ -25,6 +25,10 @@ type Meta struct {
 	// a file (a live cluster's), which SARIF then places at a path named
 	// after the object.
 	Locate func(o casebook.ObjectRef) (path string, line int)
+	// Subjects, when set, are the things checked (the policy files and
+	// templates of check rego, the module of inspect wasm): JUnit then has
+	// one test case per subject instead of one per detector.
+	Subjects []casebook.ObjectRef
 	// Case looks a case up in the library; nil leaves out what only the
 	// library knows (descriptions, file links).
 	Case func(id string) (*casebook.Case, bool)

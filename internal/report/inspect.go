@@ -194,12 +194,34 @@ func (in *RegoCheck) Locate(o casebook.ObjectRef) (string, int) {
 		return o.Name, 1
 	case "ConstraintTemplate":
 		for _, t := range in.Templates {
-			if t.Name == o.Name {
+			if t.Name == o.Name || (t.Name == "" && fmt.Sprintf("%s:%d", t.File, t.Line) == o.Name) {
 				return t.File, t.Line
 			}
 		}
 	}
 	return "", 0
+}
+
+// Subjects are what was checked: each Rego file and ConstraintTemplate,
+// named as the findings name them.
+func (in *RegoCheck) Subjects() []casebook.ObjectRef {
+	var out []casebook.ObjectRef
+	for _, f := range in.Files {
+		out = append(out, casebook.ObjectRef{Kind: "RegoFile", Name: f.File})
+	}
+	for _, t := range in.Templates {
+		name := t.Name
+		if name == "" {
+			name = fmt.Sprintf("%s:%d", t.File, t.Line)
+		}
+		out = append(out, casebook.ObjectRef{Kind: "ConstraintTemplate", Name: name})
+	}
+	return out
+}
+
+// Subjects is the module inspected.
+func (in *WasmInspection) Subjects() []casebook.ObjectRef {
+	return []casebook.ObjectRef{{Kind: "WasmModule", Name: in.File}}
 }
 
 // Locate places a finding's object: the module is its file.

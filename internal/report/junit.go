@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	casebook "github.com/casebook-dev/casebook"
@@ -51,17 +52,14 @@ type junitFailure struct {
 
 // JUnit writes a diagnosis as JUnit XML for CI: one test suite, one test
 // case per detector that ran (named by its case), passing when the detector
-// found nothing and with one failure per finding otherwise. A failure's
+// found nothing and with one failure per finding otherwise; with
+// Meta.Subjects, one test case per thing checked instead. A failure's
 // message is the finding's; its text names the objects, quotes the
 // evidence, gives the next steps and the root cause or consequences. The
 // warnings of the run go to the suite's system-err.
 func JUnit(w io.Writer, d *casebook.Report, m Meta) error {
 	l := m.lang()
 	byID := byFindingID(d)
-	byCase := map[string][]casebook.Finding{}
-	for _, f := range d.Findings {
-		byCase[f.CaseID] = append(byCase[f.CaseID], f)
-	}
 	name := m.Command
 	if name == "" {
 		name = "casebook diagnose"
@@ -73,24 +71,46 @@ func JUnit(w io.Writer, d *casebook.Report, m Meta) error {
 	if m.Version != "" {
 		suite.Properties = append(suite.Properties, junitProperty{Name: "casebook.version", Value: m.Version})
 	}
-	ran := map[string]bool{}
-	ids := append([]string{}, d.Detectors...)
-	// A finding whose detector is not listed (an older report) still shows.
-	for _, f := range d.Findings {
-		ids = append(ids, f.CaseID)
-	}
-	for _, id := range ids {
-		if ran[id] {
-			continue
-		}
-		ran[id] = true
-		tc := junitCase{Name: id + " " + m.caseTitle(d, id), Classname: "casebook." + id}
-		for _, f := range byCase[id] {
+	add := func(tc junitCase, fs []casebook.Finding) {
+		for _, f := range fs {
 			tc.Failures = append(tc.Failures, junitFailure{Message: message(f, l), Type: string(f.Severity), Text: junitText(f, l, byID)})
 		}
 		suite.Cases = append(suite.Cases, tc)
 		suite.Tests++
 		suite.Failures += len(tc.Failures)
+	}
+	told := map[int]bool{}
+	for _, o := range m.Subjects {
+		var fs []casebook.Finding
+		for i, f := range d.Findings {
+			if slices.Contains(f.Objects, o) {
+				fs = append(fs, f)
+				told[i] = true
+			}
+		}
+		add(junitCase{Name: o.String(), Classname: "casebook." + o.Kind}, fs)
+	}
+	ids := append([]string{}, d.Detectors...)
+	// A finding whose detector is not listed (an older report, or one on
+	// no subject) still shows, under its case.
+	for i, f := range d.Findings {
+		if !told[i] {
+			ids = append(ids, f.CaseID)
+		}
+	}
+	ran := map[string]bool{}
+	for _, id := range ids {
+		if ran[id] {
+			continue
+		}
+		ran[id] = true
+		var fs []casebook.Finding
+		for i, f := range d.Findings {
+			if f.CaseID == id && !told[i] {
+				fs = append(fs, f)
+			}
+		}
+		add(junitCase{Name: id + " " + m.caseTitle(d, id), Classname: "casebook." + id}, fs)
 	}
 	var errs []string
 	for _, wr := range d.Warnings {

@@ -16,7 +16,7 @@ func TestJUnitXSD(t *testing.T) {
 		"linked zh": func(b *bytes.Buffer) error { return JUnit(b, linkedReport(), testMeta(ZH)) },
 		"linked en": func(b *bytes.Buffer) error { return JUnit(b, linkedReport(), testMeta(EN)) },
 		"check rego": func(b *bytes.Buffer) error {
-			return JUnit(b, rego.Report(), Meta{Lang: EN, Command: "casebook check rego"})
+			return JUnit(b, rego.Report(), Meta{Lang: EN, Command: "casebook check rego", Subjects: rego.Subjects()})
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
