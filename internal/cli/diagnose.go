@@ -36,8 +36,9 @@ type DiagnoseOptions struct {
 
 	Snapshot string
 	Output   string
-	// Lang is the language of the findings in table and Markdown output:
-	// zh or en; empty follows LC_ALL, LC_MESSAGES, LANG.
+	// Lang is the language of the findings in table, Markdown, SARIF,
+	// JUnit and HTML output: zh or en; empty follows LC_ALL, LC_MESSAGES,
+	// LANG.
 	Lang string
 	// Getenv reads the locale; nil is os.Getenv.
 	Getenv  func(string) string
