@@ -369,7 +369,7 @@ type MatchOptions struct {
 
 // AlsoShare is the share of the threshold the cases after the best one must
 // reach to be reported.
-const AlsoShare = 0.5
+const AlsoShare = 0.1
 
 // DefaultMinConfidence is the threshold Match uses when MatchOptions has none.
 func (m *Matcher) DefaultMinConfidence() float64 { return m.tune.minConfidence }

@@ -44,6 +44,13 @@ const (
 	fInputSize
 	fCoverage
 	fUnknown
+	// fEnglish, fEnglishShare and fEnglishMargin are the case's BM25 score
+	// over its English parts (see english.go), that score as a share of the
+	// most the input's words could score, and its lead over the best other
+	// case.
+	fEnglish
+	fEnglishShare
+	fEnglishMargin
 	// fUnanchored is the first of one feature per component (in the order of
 	// casebook.Components): 1 when the case is of that component and the
 	// input does not name it. How much naming matters differs by
@@ -58,6 +65,7 @@ const (
 var featureNames = [numFeatures]string{
 	"bias", "signal", "signal_partial", "lift", "share", "margin", "top_lift",
 	"head_share", "head_hits", "head_margin", "anchor", "anchored_signal", "anchored_share", "anchored_head", "other_anchor", "input_size", "coverage", "unknown",
+	"english", "english_share", "english_margin",
 	"unanchored_wasmedge", "unanchored_k3s", "unanchored_opa-gatekeeper", "unanchored_network", "unanchored_storage",
 }
 
@@ -145,10 +153,12 @@ type headIndex struct {
 	// share and few other cases use ("wasm" for the WasmEdge cases,
 	// "gatekeeper" for the OPA ones); none when the component has none.
 	anchors [][]string
+	// en indexes the English parts of each case.
+	en englishIndex
 }
 
 func buildHeadIndex(cases []*casebook.Case, st stemmer, bg *background, words []map[string]bool) headIndex {
-	h := headIndex{words: words, cases: make([]map[string]bool, len(cases)), idf: map[string]float64{}, anchors: make([][]string, len(cases))}
+	h := headIndex{en: buildEnglishIndex(cases, st), words: words, cases: make([]map[string]bool, len(cases)), idf: map[string]float64{}, anchors: make([][]string, len(cases))}
 	df := map[string]int{}
 	for i, c := range cases {
 		set := map[string]bool{}
@@ -287,6 +297,17 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 			}
 		}
 	}
+	en := make([]float64, n)
+	enMost := m.head.en.score(keys, m.bg, en)
+	enBest, enSecond := 0.0, 0.0
+	for _, v := range en {
+		switch {
+		case v > enBest:
+			enBest, enSecond = v, enBest
+		case v > enSecond:
+			enSecond = v
+		}
+	}
 	anchored := make([]bool, n)
 	anyAnchor := false
 	for c := range m.cases {
@@ -360,6 +381,15 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 			x[fCoverage] = cov / wordTotal
 			x[fUnknown] = unknown / wordTotal
 		}
+		x[fEnglish] = min(en[c]/10, 2)
+		if enMost > 0 {
+			x[fEnglishShare] = en[c] / enMost
+		}
+		otherEn := enBest
+		if en[c] >= enBest {
+			otherEn = enSecond
+		}
+		x[fEnglishMargin] = max(-1, min(1, (en[c]-otherEn)/5))
 		if k := slices.Index(casebook.Components, m.cases[c].Component); k >= 0 && !anchored[c] {
 			x[fUnanchored+k] = 1
 		}
