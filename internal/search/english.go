@@ -3,16 +3,15 @@ package search
 import (
 	"math"
 	"strings"
-
-	casebook "github.com/casebook-dev/casebook"
 )
 
 // englishIndex is a field-weighted BM25 index over the English a case
 // holds: its English title and summary, its signals, and the commands,
-// resource kinds, field names and sample output in the code of its body.
-// Real reports are mostly English, while the case's prose is Chinese; in
-// the index of the whole case (see Matcher.index) the English words are a
-// small part of a large bag and count little, here they are all there is.
+// resource kinds, field names, sample output and English words of its
+// body. Real reports are mostly English, while the case's prose is
+// Chinese; in the index of the whole case (see Matcher.index) the English
+// words are a small part of a large bag and count little, here they are
+// all there is.
 type englishIndex struct {
 	post map[string][]posting // term → the cases that use it, with its BM25 weight
 	// idf is each term's inverse document frequency over the cases.
@@ -20,8 +19,7 @@ type englishIndex struct {
 }
 
 // Field weights of the English parts of a case: what a case says about
-// itself in English counts most, then the verbatim errors, then its code
-// and the English words of its prose.
+// itself in English counts most, then the verbatim errors, then the body.
 const (
 	enTitleWeight   = 3.0
 	enSummaryWeight = 2.0
@@ -33,45 +31,24 @@ const (
 	bm25B  = 0.75
 )
 
-func buildEnglishIndex(cases []*casebook.Case, st stemmer) englishIndex {
+// newEnglishIndex indexes the cases' English terms, weighed by field.
+func newEnglishIndex(bags []map[string]float64) englishIndex {
 	ix := englishIndex{post: map[string][]posting{}, idf: map[string]float64{}}
-	bags := make([]map[string]float64, len(cases))
-	lens := make([]float64, len(cases))
+	if len(bags) == 0 {
+		return ix
+	}
+	lens := make([]float64, len(bags))
 	total := 0.0
-	for i, c := range cases {
-		bag := map[string]float64{}
-		add := func(text string, w float64) {
-			terms(text, st, func(t token) {
-				if !t.cjk {
-					bag[t.term] += w
-				}
-			})
-		}
-		add(c.TitleEN, enTitleWeight)
-		add(c.SummaryEN, enSummaryWeight)
-		for _, s := range c.Signals {
-			add(s.String(), enSignalWeight)
-		}
-		code, prose := splitCode(c.Body)
-		add(code, enCodeWeight)
-		add(prose, enProseWeight)
-		bags[i] = bag
-		for _, v := range bag {
+	df := map[string]int{}
+	for i, bag := range bags {
+		for t, v := range bag {
 			lens[i] += v
+			df[t]++
 		}
 		total += lens[i]
 	}
-	if len(cases) == 0 {
-		return ix
-	}
-	avg := total / float64(len(cases))
-	df := map[string]int{}
-	for _, bag := range bags {
-		for t := range bag {
-			df[t]++
-		}
-	}
-	n := float64(len(cases))
+	avg := total / float64(len(bags))
+	n := float64(len(bags))
 	for t, d := range df {
 		ix.idf[t] = math.Log(1 + (n-float64(d)+0.5)/(float64(d)+0.5))
 	}
@@ -82,34 +59,6 @@ func buildEnglishIndex(cases []*casebook.Case, st stemmer) englishIndex {
 		}
 	}
 	return ix
-}
-
-// splitCode returns the code of a Markdown text (fenced blocks and inline
-// code spans) and the rest of it.
-func splitCode(md string) (code, prose string) {
-	var c, p strings.Builder
-	inFence := false
-	for _, ln := range strings.Split(md, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(ln), "```") {
-			inFence = !inFence
-			continue
-		}
-		if inFence {
-			c.WriteString(ln + "\n")
-			continue
-		}
-		parts := strings.Split(ln, "`")
-		for k, part := range parts {
-			// Odd parts are inside a code span, unless the span is unclosed.
-			if k%2 == 1 && k < len(parts)-1 {
-				c.WriteString(part + "\n")
-			} else {
-				p.WriteString(part + " ")
-			}
-		}
-		p.WriteString("\n")
-	}
-	return c.String(), p.String()
 }
 
 // score adds to scores each case's BM25 score for the input's terms, each
@@ -129,4 +78,35 @@ func (ix *englishIndex) score(keys []string, bg *background, scores []float64) f
 		}
 	}
 	return most
+}
+
+// splitCode returns the code of a Markdown text (fenced blocks and inline
+// code spans, each on a line of its own) and the rest of it.
+func splitCode(md string) (code, prose string) {
+	var c, p strings.Builder
+	inFence := false
+	for ln := range strings.Lines(md) {
+		if strings.HasPrefix(strings.TrimSpace(ln), "```") {
+			inFence = !inFence
+			continue
+		}
+		if inFence {
+			c.WriteString(ln)
+			continue
+		}
+		parts := strings.Split(ln, "`")
+		for k, part := range parts {
+			// Odd parts are inside a code span, unless the span is unclosed.
+			if k%2 == 1 && k < len(parts)-1 {
+				c.WriteString(part + "\n")
+			} else {
+				p.WriteString(part)
+				if k < len(parts)-1 {
+					// Keep the words either side of a span apart.
+					p.WriteByte(' ')
+				}
+			}
+		}
+	}
+	return c.String(), p.String()
 }

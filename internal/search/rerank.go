@@ -158,7 +158,7 @@ type headIndex struct {
 }
 
 func buildHeadIndex(cases []*casebook.Case, st stemmer, bg *background, words []map[string]bool) headIndex {
-	h := headIndex{en: buildEnglishIndex(cases, st), words: words, cases: make([]map[string]bool, len(cases)), idf: map[string]float64{}, anchors: make([][]string, len(cases))}
+	h := headIndex{words: words, cases: make([]map[string]bool, len(cases)), idf: map[string]float64{}, anchors: make([][]string, len(cases))}
 	df := map[string]int{}
 	for i, c := range cases {
 		set := map[string]bool{}
