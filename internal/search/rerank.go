@@ -246,15 +246,7 @@ const anchorSpecificity = 0.6
 func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, input map[string]bool) [][numFeatures]float64 {
 	n := len(m.cases)
 	out := make([][numFeatures]float64, n)
-	best, second := 0.0, 0.0
-	for _, l := range liftSum {
-		switch {
-		case l > best:
-			best, second = l, best
-		case l > second:
-			second = l
-		}
-	}
+	liftRival := rivals(liftSum)
 	// The input's terms in order: sums over them must not depend on the
 	// order of a map, or the same text would score differently run to run.
 	keys := make([]string, 0, len(input))
@@ -269,20 +261,14 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 		headTotal += m.head.idf[t]
 	}
 	heads := make([]float64, n)
-	headBest, headSecond := 0.0, 0.0
 	for c := range m.cases {
 		for _, t := range keys {
 			if m.head.cases[c][t] {
 				heads[c] += m.head.idf[t]
 			}
 		}
-		switch {
-		case heads[c] > headBest:
-			headBest, headSecond = heads[c], headBest
-		case heads[c] > headSecond:
-			headSecond = heads[c]
-		}
 	}
+	headRival := rivals(heads)
 	// Coverage: how much of the input's words, weighted by how specific
 	// they are outside the casebook, a case uses at all.
 	// Unknown: the share of those words no case uses at all, the mark of
@@ -299,15 +285,7 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 	}
 	en := make([]float64, n)
 	enMost := m.head.en.score(keys, m.bg, en)
-	enBest, enSecond := 0.0, 0.0
-	for _, v := range en {
-		switch {
-		case v > enBest:
-			enBest, enSecond = v, enBest
-		case v > enSecond:
-			enSecond = v
-		}
-	}
+	enRival := rivals(en)
 	anchored := make([]bool, n)
 	anyAnchor := false
 	for c := range m.cases {
@@ -336,20 +314,12 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 		if info > 0 {
 			x[fShare] = min(1, lift/info)
 		}
-		other := best
-		if liftSum[c] >= best {
-			other = second
-		}
-		x[fMargin] = max(-1, min(1, (lift-other)/5))
-		if lift > 0 && liftSum[c] >= best {
+		x[fMargin] = max(-1, min(1, (lift-liftRival[c])/5))
+		if lift > 0 && liftSum[c] >= liftRival[c] {
 			x[fTopLift] = 1
 		}
 		hs := heads[c]
-		otherHead := headBest
-		if hs >= headBest {
-			otherHead = headSecond
-		}
-		x[fHeadMargin] = max(-1, min(1, (hs-otherHead)/5))
+		x[fHeadMargin] = max(-1, min(1, (hs-headRival[c])/5))
 		if headTotal > 0 {
 			x[fHeadShare] = hs / headTotal
 		}
@@ -385,13 +355,31 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 		if enMost > 0 {
 			x[fEnglishShare] = en[c] / enMost
 		}
-		otherEn := enBest
-		if en[c] >= enBest {
-			otherEn = enSecond
-		}
-		x[fEnglishMargin] = max(-1, min(1, (en[c]-otherEn)/5))
+		x[fEnglishMargin] = max(-1, min(1, (en[c]-enRival[c])/5))
 		if k := slices.Index(casebook.Components, m.cases[c].Component); k >= 0 && !anchored[c] {
 			x[fUnanchored+k] = 1
+		}
+	}
+	return out
+}
+
+// rivals returns, for each value, the best of the others (and at least 0):
+// what a case's score must beat to lead.
+func rivals(vals []float64) []float64 {
+	best, second := 0.0, 0.0
+	for _, v := range vals {
+		switch {
+		case v > best:
+			best, second = v, best
+		case v > second:
+			second = v
+		}
+	}
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		out[i] = best
+		if v >= best {
+			out[i] = second
 		}
 	}
 	return out
