@@ -101,6 +101,7 @@ cluster or an offline snapshot.`,
 		NewCmdIndex(f, nil),
 		NewCmdServe(f, nil),
 		NewCmdAgent(f, nil),
+		NewCmdReproduce(f, nil),
 		NewCmdVersion(f),
 	)
 	return root
