@@ -154,7 +154,6 @@ up() {
     --bind-address=127.0.0.1 --secure-port="$kcm_port" --leader-elect=false \
     --service-account-private-key-file="$WORK/base/pki/sa.key" --root-ca-file="$WORK/base/pki/ca.crt" \
     --use-service-account-credentials=false --cluster-name=casebook-lab \
-    --controllers='*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle-controller' \
     --concurrent-deployment-syncs=5 --node-monitor-grace-period=60s
   start kube-scheduler "$SCHED" --kubeconfig="$kc" \
     --bind-address=127.0.0.1 --secure-port="$sched_port" --leader-elect=false
