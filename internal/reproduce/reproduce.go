@@ -48,6 +48,9 @@ type Reproduction struct {
 	Needs     []string      `json:"needs"`
 	Timeout   time.Duration `json:"-"`
 	SummaryEN string        `json:"summary_en"`
+	// Expect lists the finding causes broken must produce; a run waits
+	// until all of them are reported (at least one finding when empty).
+	Expect []string `json:"expect"`
 	// Broken makes the case happen; Fix is the whole state after its
 	// solution: objects of Broken that Fix leaves out are deleted.
 	Broken []*unstructured.Unstructured `json:"-"`

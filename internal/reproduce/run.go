@@ -116,7 +116,7 @@ func wait(ctx context.Context, opts RunOptions, r *Reproduction, want bool) ([]c
 		fs, err := opts.Diagnose(ctx)
 		if err == nil {
 			last = Mine(r, fs)
-			if (len(last) > 0) == want {
+			if want && complete(r, last) || !want && len(last) == 0 {
 				return last, nil
 			}
 		}
@@ -133,4 +133,22 @@ func wait(ctx context.Context, opts RunOptions, r *Reproduction, want bool) ([]c
 		case <-time.After(opts.Poll):
 		}
 	}
+}
+
+// complete reports whether fs holds every cause r expects (any finding
+// when it expects none in particular).
+func complete(r *Reproduction, fs []casebook.Finding) bool {
+	if len(fs) == 0 {
+		return false
+	}
+	have := map[string]bool{}
+	for _, f := range fs {
+		have[f.Cause] = true
+	}
+	for _, c := range r.Expect {
+		if !have[c] {
+			return false
+		}
+	}
+	return true
 }
