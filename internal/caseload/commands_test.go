@@ -21,7 +21,7 @@ var freeCommands = strings.Fields(`
 	cat head tail grep egrep awk sed cut sort uniq wc tr tee paste xargs column base64 sha256sum
 	ls cp mv rm mkdir touch chmod chown ln stat du df find date nproc free uptime top ps
 	jq yq sh bash diff less more env command which type dpkg apt apt-get dnf yum
-	mount umount findmnt lsblk mkfs.ext4 rsync iostat pidstat dmesg reboot modprobe lsmod ldconfig
+	mount umount findmnt lsblk mkfs.ext4 rsync iostat pidstat dmesg reboot modprobe lsmod ldconfig ldd
 	update-alternatives nsenter watch systemd-cgtop chronyc
 	ip bridge ethtool ping nc tcpdump iptables iptables-save iptables-restore iptables-legacy-save
 	iptables-nft-save ip6tables-save ip6tables-restore ipset nft ufw firewall-cmd

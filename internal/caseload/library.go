@@ -46,10 +46,23 @@ func load(fsys fs.FS, prefix string) (*Library, []*parsed, error) {
 	}
 	placeholders := templateSections(fsys)
 	var names []string
+	var skipped []Problem
 	for _, e := range entries {
-		if isCaseFile(e) {
-			names = append(names, e.Name())
+		if !isCaseFile(e) {
+			continue
 		}
+		// A FIFO or device named *.md would block the read forever: read
+		// only regular files (a link is followed and judged by its target).
+		if t := e.Type(); t&fs.ModeSymlink != 0 {
+			if fi, err := fs.Stat(fsys, e.Name()); err != nil || !fi.Mode().IsRegular() {
+				skipped = append(skipped, Problem{File: prefix + e.Name(), Message: "not a regular file: skipped"})
+				continue
+			}
+		} else if t&fs.ModeType != 0 {
+			skipped = append(skipped, Problem{File: prefix + e.Name(), Message: "not a regular file: skipped"})
+			continue
+		}
+		names = append(names, e.Name())
 	}
 	// Files parse independently; spread them over the CPUs.
 	files := make([]*parsed, len(names))
@@ -71,7 +84,7 @@ func load(fsys fs.FS, prefix string) (*Library, []*parsed, error) {
 	}
 	wg.Wait()
 
-	lib := &Library{byID: map[string]*casebook.Case{}}
+	lib := &Library{byID: map[string]*casebook.Case{}, Problems: skipped}
 	firstFile := map[string]string{}
 	for _, p := range files {
 		lib.Problems = append(lib.Problems, p.Problems...)

@@ -1,9 +1,13 @@
 package caseload
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	casebook "github.com/casebook-dev/casebook"
 )
@@ -209,5 +213,36 @@ func TestSuggest(t *testing.T) {
 	}
 	if got := lib.NextID(casebook.ComponentWasmEdge); got != "W-002" {
 		t.Errorf("NextID(wasmedge) = %s, want W-002", got)
+	}
+}
+
+// TestLoadSkipsSpecialFiles: a FIFO named like a case is reported and
+// skipped instead of blocking the load forever.
+func TestLoadSkipsSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "wasmedge-cold-start-timeout.md"), []byte(goodCase), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe.md"), 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan *Library, 1)
+	go func() {
+		lib, err := Load(os.DirFS(dir), "cases/")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- lib
+	}()
+	select {
+	case lib := <-done:
+		if lib == nil {
+			return
+		}
+		if len(lib.Cases) != 1 || len(lib.Problems) != 1 || lib.Problems[0].File != "cases/pipe.md" || !strings.Contains(lib.Problems[0].Message, "not a regular file") {
+			t.Errorf("cases %d, problems %v", len(lib.Cases), lib.Problems)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Load blocked on a FIFO")
 	}
 }

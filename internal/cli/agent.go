@@ -39,6 +39,9 @@ type AgentOptions struct {
 	Timeout  time.Duration
 	// RunTimeout bounds one whole diagnosis.
 	RunTimeout time.Duration
+	// AllowedHosts are host names the UI answers to, besides the in-cluster
+	// names of the agent's Service.
+	AllowedHosts []string
 
 	// Connect, when set, replaces the live cluster: it returns the source
 	// to diagnose and its description, and is called for every diagnosis
@@ -74,7 +77,12 @@ It listens on 0.0.0.0:8080 by default, on every interface, because it is an
 in-cluster service behind a Service: anyone who can reach the port can read
 the findings. Outside a cluster use --addr 127.0.0.1:8080. A failed diagnosis
 (cluster unreachable, timeout) is counted and logged and the last good result
-is kept. SIGTERM or SIGINT stops it gracefully.`,
+is kept. SIGTERM or SIGINT stops it gracefully.
+
+The UI answers to IP addresses, localhost (kubectl port-forward) and, in a
+pod, the names of its Service (casebook-agent, casebook-agent.NAMESPACE,
+…svc, …svc.CLUSTER-DOMAIN); add an Ingress's name with --allowed-hosts.
+/metrics, /healthz and /readyz answer to any host.`,
 		Example: `  casebook agent                                   # in a pod: in-cluster config
   casebook agent --interval 1m --config /etc/casebook/ignore.yaml
   casebook agent --context edge-1 --addr 127.0.0.1:8080  # from a workstation`,
@@ -92,6 +100,7 @@ is kept. SIGTERM or SIGINT stops it gracefully.`,
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (as diagnose --config)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
 	cmd.Flags().DurationVar(&opts.RunTimeout, "diagnose-timeout", 5*time.Minute, "give up on a whole diagnosis after this long (counted as an error)")
+	addAllowedHostsFlag(cmd, &opts.AllowedHosts)
 	return cmd
 }
 
@@ -164,7 +173,8 @@ func agentRun(ctx context.Context, opts *AgentOptions) error {
 	fsys, prefix := opts.CasesFS()
 	// Every request reads the agent's last diagnosis, which costs nothing:
 	// a one-second TTL makes the UI show each new one at once.
-	srv, err := web.New(web.Options{Library: lib, CasesFS: fsys, Prefix: prefix, Diagnoser: a, DiagnoseTTL: time.Second, ErrorLog: opts.IO.ErrOut})
+	srv, err := web.New(web.Options{Library: lib, CasesFS: fsys, Prefix: prefix, Diagnoser: a, DiagnoseTTL: time.Second, ErrorLog: opts.IO.ErrOut,
+		AllowedHosts: append(serverHosts(opts.Addr, opts.AllowedHosts), inClusterHosts(agentServiceName)...)})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"github.com/spf13/cobra"
 	"io"
 
@@ -74,7 +75,7 @@ input (no such path, no policies found); 3 a finding at or above --fail-on
 			if runF != nil {
 				return runF(opts)
 			}
-			return checkRegoRun(opts)
+			return checkRegoRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table or json")
@@ -86,7 +87,10 @@ input (no such path, no policies found); 3 a finding at or above --fail-on
 	return cmd
 }
 
-func checkRegoRun(opts *CheckRegoOptions) error {
+func checkRegoRun(ctx context.Context, opts *CheckRegoOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := outputFlag(opts.Output, "table", "json"); err != nil {
 		return err
 	}
@@ -99,7 +103,12 @@ func checkRegoRun(opts *CheckRegoOptions) error {
 	default:
 		return usageErrorf("--rego-version: unknown version %q (want v0 or v1)", opts.RegoVersion)
 	}
-	rep, err := inspect.CheckRego(opts.Paths, inspect.RegoOptions{Version: opts.RegoVersion})
+	rep, err := untilDone(ctx, func() (*inspect.RegoReport, error) {
+		return inspect.CheckRegoContext(ctx, opts.Paths, inspect.RegoOptions{Version: opts.RegoVersion})
+	})
+	if ctx.Err() != nil {
+		return interruptedOr(ctx, err)
+	}
 	if err != nil {
 		if inspect.IsInputError(err) {
 			return &exitError{Code: ExitUsage, Err: err}

@@ -55,9 +55,9 @@ func TestList(t *testing.T) {
 		wantIDs  []string
 		wantCode int
 	}{
-		{"component", []string{"list", "--component", "wasmedge", "-o", "json"}, []string{"W-001", "W-002", "W-003", "W-004", "W-005", "W-006", "W-007", "W-008"}, 0},
+		{"component", []string{"list", "--component", "wasmedge", "-o", "json"}, []string{"W-001", "W-002", "W-003", "W-004", "W-005", "W-006", "W-007", "W-008", "W-009"}, 0},
 		{"chinese severity", []string{"list", "--severity", "严重", "--component", "k3s", "-o", "json"}, []string{"K-001", "K-002", "K-006"}, 0},
-		{"english severity", []string{"list", "--severity", "critical", "--component", "network", "-o", "json"}, []string{"N-001", "N-002"}, 0},
+		{"english severity", []string{"list", "--severity", "critical", "--component", "network", "-o", "json"}, []string{"N-001", "N-002", "N-004"}, 0},
 		{"component prefix", []string{"list", "--component", "S", "-o", "json"}, []string{"S-001", "S-002"}, 0},
 		{"bad severity", []string{"list", "--severity", "urgent"}, nil, ExitUsage},
 		{"bad output", []string{"list", "-o", "xml"}, nil, ExitUsage},
@@ -96,8 +96,8 @@ func TestListTableShowsStatus(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 9 || !strings.HasPrefix(lines[0], "ID") {
-		t.Fatalf("want a header and 8 rows, got:\n%s", out)
+	if len(lines) != 10 || !strings.HasPrefix(lines[0], "ID") {
+		t.Fatalf("want a header and 9 rows, got:\n%s", out)
 	}
 	if !strings.Contains(lines[1], "W-001") || !strings.Contains(lines[1], "已完成") {
 		t.Errorf("W-001 row should say 已完成: %q", lines[1])

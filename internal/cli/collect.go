@@ -15,6 +15,7 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/redact"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
 
@@ -23,6 +24,8 @@ type CollectOptions struct {
 	IO      *IOStreams
 	Cluster *ClusterOptions
 	Output  string
+	// RedactConfig is a file of extra scanner rules in gitleaks' TOML format.
+	RedactConfig string
 	// Source replaces the live cluster in tests.
 	Source func(ctx context.Context) (casebook.Source, string, error)
 	Now    func() time.Time
@@ -39,13 +42,21 @@ cluster and write them to a .tar.gz snapshot that 'casebook diagnose
 --snapshot' reads, so a cluster at the edge can be captured now and
 diagnosed later on another machine.
 
-Nothing secret leaves the cluster: Secrets are read and written as
-metadata only; environment values, command-line flags, annotations and
-ConfigMap keys whose names look like credentials (password, token, secret,
-key...) are replaced by a marker, and credentials written inside other
-ConfigMap values (password: x, user:pass@host, PEM private keys) are
-scrubbed. Reading is get/list only, as for diagnose.`,
+Nothing secret leaves the cluster. Secrets are read as metadata only,
+without the annotations that can hold a copy of their data. Every value
+casebook's detectors do not read by name (environment values, command-line
+arguments, HTTP header values, annotations, ConfigMap values, custom
+resources' specs) is replaced by a keyed hash, <redacted:sha256:...>: an
+HMAC under a random key made for this bundle and not kept, so equal values
+stay equal and the values do not leave. What is kept (names, statuses,
+events, the annotations and flags detectors read) is scanned with gitleaks'
+rules and casebook's, and every hit is hashed too. The bundle's
+redaction-report.json says what was hashed or dropped, by rule and path.
+--redact-config adds a team's own rules, in gitleaks' TOML format
+([[rules]] with id, regex, optional secretGroup and keywords). Reading is
+get/list only, as for diagnose.`,
 		Example: `  casebook collect -o edge-1.tar.gz --context edge-1
+  casebook collect -o edge-1.tar.gz --redact-config team-rules.toml
   casebook diagnose --snapshot edge-1.tar.gz`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,6 +72,7 @@ scrubbed. Reading is get/list only, as for diagnose.`,
 		return s, desc, err
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the bundle to `FILE` (.tar.gz; - for standard output)")
+	cmd.Flags().StringVar(&opts.RedactConfig, "redact-config", "", "add the secret-scanner rules in `FILE` (gitleaks TOML format) to the built-in ones")
 	return cmd
 }
 
@@ -74,12 +86,23 @@ func collectRun(ctx context.Context, opts *CollectOptions) error {
 	if opts.Output != "-" && !strings.HasSuffix(opts.Output, ".tar.gz") && !strings.HasSuffix(opts.Output, ".tgz") {
 		return usageErrorf("-o %s: the bundle is a .tar.gz; name it so", opts.Output)
 	}
+	var team []byte
+	if opts.RedactConfig != "" {
+		var err error
+		if team, err = os.ReadFile(opts.RedactConfig); err != nil {
+			return usageErrorf("--redact-config: %v", err)
+		}
+	}
+	red, err := redact.New(redact.Options{TeamRules: team})
+	if err != nil {
+		return usageErrorf("--redact-config %s: %v", opts.RedactConfig, err)
+	}
 	src, desc, err := opts.Source(ctx)
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
-	w := snapshot.NewWriter(&buf, opts.Now().UTC())
+	w := snapshot.NewWriter(&buf, opts.Now().UTC(), red)
 	var notes []string
 	objects := 0
 	for _, info := range kube.Builtins() {
@@ -113,11 +136,20 @@ Objects: %d
 
 Read it with: casebook diagnose --snapshot <this file>
 
-Secrets are metadata only; credential-like environment values, flags,
-annotations and ConfigMap keys are replaced by %q.
-`, opts.Now().UTC().Format(time.RFC3339), desc, objects, snapshot.Redacted)
+Secrets are metadata only. Every value casebook's detectors do not read
+by name, and every credential a scanner found in the rest, is replaced by
+a keyed hash (%s...>) made with a key that was not kept.
+redaction-report.json says what was hashed or dropped, and why.
+`, opts.Now().UTC().Format(time.RFC3339), desc, objects, redact.HashPrefix)
 	if len(notes) > 0 {
 		readme += "\nNot collected:\n" + strings.Join(notes, "\n") + "\n"
+	}
+	report, err := red.ReportJSON()
+	if err != nil {
+		return err
+	}
+	if err := w.File(snapshot.ReportFile, report); err != nil {
+		return err
 	}
 	if err := w.File("README.txt", []byte(readme)); err != nil {
 		return err

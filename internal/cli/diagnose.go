@@ -34,6 +34,8 @@ type DiagnoseOptions struct {
 	FailOn   string
 	Config   string
 	Timeout  time.Duration
+	// Limits bound reading the snapshot.
+	Limits snapshot.Limits
 }
 
 // ClusterOptions are the kubectl-style flags that pick a cluster and a
@@ -105,7 +107,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 		return nil, "", err
 	}
 	guarded := *cfg
-	guarded.Wrap(live.ReadOnly)
+	guarded.Wrap(live.ReadOnlyAt(live.HostPath(cfg.Host)))
 	dc, err := discovery.NewDiscoveryClientForConfig(&guarded)
 	if err != nil {
 		return nil, "", err
@@ -148,8 +150,9 @@ from a snapshot: a directory or .tar.gz of YAML/JSON, as kubectl get -o yaml,
 kubectl cluster-info dump --output-directory or casebook collect write it.
 
 Exit codes: 0 nothing found at or above --fail-on; 1 error (cluster
-unreachable); 2 bad usage or input (unknown flag, unreadable snapshot or
-config); 3 findings at or above --fail-on.`,
+unreachable, interrupted); 2 bad usage or input (unknown flag, unreadable
+or empty snapshot, one beyond the --max-* limits, bad config); 3 findings at
+or above --fail-on.`,
 		Example: `  casebook diagnose --snapshot examples/edge-cluster
   casebook diagnose --context edge-1 -A
   casebook diagnose -n shop -o json
@@ -168,6 +171,7 @@ config); 3 findings at or above --fail-on.`,
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "minor", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (by case, namespace, object name pattern)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
+	addSnapshotLimitFlags(cmd, &opts.Limits)
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions([]string{"table", "json", "yaml", "markdown"}))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletions([]string{"critical", "major", "minor", "none"}))
 	return cmd
@@ -216,9 +220,9 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		if used := opts.Cluster.clusterFlagsUsed(); len(used) > 0 {
 			return usageErrorf("--snapshot reads no cluster; drop %v", used)
 		}
-		snap, err := snapshot.Load(opts.Snapshot)
+		snap, err := loadSnapshot(ctx, opts.IO, opts.Snapshot, opts.Limits)
 		if err != nil {
-			return usageErrorf("read snapshot: %v", err)
+			return err
 		}
 		if ns := opts.Cluster.Flags.Namespace; ns != nil && !opts.Cluster.AllNamespaces {
 			snap.Namespace = *ns
@@ -278,4 +282,25 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		}
 	}
 	return nil
+}
+
+// loadSnapshot reads the snapshot at path within lim. A snapshot that is
+// unreadable, beyond the limits or holds no object at all is bad input
+// (exit 2), with the problems of its files on ErrOut first; an interrupt
+// is an error (exit 1).
+func loadSnapshot(ctx context.Context, streams *IOStreams, path string, lim snapshot.Limits) (*snapshot.Snapshot, error) {
+	snap, err := snapshot.LoadContext(ctx, path, lim)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &exitError{Code: ExitError, Err: errors.New("interrupted while reading the snapshot")}
+		}
+		return nil, usageErrorf("cannot read the snapshot: %v", err)
+	}
+	if err := snap.RequireObjects(); err != nil {
+		for _, w := range snap.Warnings {
+			fmt.Fprintf(streams.ErrOut, "%s %s\n", streams.Style(styleYellow, "warning:"), w)
+		}
+		return nil, usageErrorf("%v; there is nothing to diagnose", err)
+	}
+	return snap, nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -52,4 +53,41 @@ func exitCode(err error) int {
 		return e.Code
 	}
 	return ExitError
+}
+
+// untilDone runs f and returns what it returns, or ctx's error as soon as
+// ctx ends (Ctrl-C, SIGTERM): a stage that cannot be interrupted (parsing
+// one large file) is left to end with the process instead of holding it.
+func untilDone[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	if ctx == nil {
+		return f()
+	}
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// interruptedOr is the error of a command whose context ended (exit 1,
+// "interrupted"), or err when it did not.
+func interruptedOr(ctx context.Context, err error) error {
+	if ctx != nil && ctx.Err() != nil {
+		return &exitError{Code: ExitError, Err: errors.New("interrupted")}
+	}
+	return err
 }

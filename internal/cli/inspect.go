@@ -128,7 +128,10 @@ func inspectWasmRun(ctx context.Context, opts *InspectWasmOptions) error {
 	if wopts.Arch, err = inspect.NormalizeArch(opts.Arch); err != nil {
 		return usageErrorf("--arch: %v", err)
 	}
-	rep, err := inspect.InspectWasmFile(ctx, opts.File, wopts)
+	rep, err := untilDone(ctx, func() (*inspect.WasmReport, error) { return inspect.InspectWasmFile(ctx, opts.File, wopts) })
+	if ctx.Err() != nil {
+		return interruptedOr(ctx, err)
+	}
 	if err != nil {
 		if inspect.IsInputError(err) {
 			return &exitError{Code: ExitUsage, Err: err}

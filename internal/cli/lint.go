@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -44,7 +45,7 @@ there are errors; warnings alone exit 0.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return lintRun(opts)
+			return lintRun(cmd.Context(), opts)
 		},
 	}
 	return cmd
@@ -67,14 +68,25 @@ func libraryDir(f *Factory, dir string) (fs.FS, string) {
 	return os.DirFS(dir), filepath.ToSlash(filepath.Clean(dir)) + "/"
 }
 
-func lintRun(opts *LintOptions) error {
+func lintRun(ctx context.Context, opts *LintOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if _, err := fs.Stat(opts.FS, "."); err != nil {
 		return usageErrorf("case library %s: %v", opts.Prefix, err)
 	}
-	problems, lib, err := caseload.Lint(opts.FS, opts.Prefix)
-	if err != nil {
-		return usageErrorf("%v", err)
+	type linted struct {
+		problems []caseload.Problem
+		lib      *caseload.Library
 	}
+	res, err := untilDone(ctx, func() (linted, error) {
+		problems, lib, err := caseload.LintContext(ctx, opts.FS, opts.Prefix)
+		return linted{problems, lib}, err
+	})
+	if err != nil {
+		return interruptedOr(ctx, usageErrorf("%v", err))
+	}
+	problems, lib := res.problems, res.lib
 	errs, warns := 0, 0
 	for _, p := range problems {
 		fmt.Fprintln(opts.IO.Out, p.Error())

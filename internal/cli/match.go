@@ -12,6 +12,7 @@ import (
 	"github.com/casebook-dev/casebook/internal/caseload"
 	"github.com/casebook-dev/casebook/internal/report"
 	"github.com/casebook-dev/casebook/internal/search"
+	"github.com/casebook-dev/casebook/internal/snapshot"
 )
 
 // DefaultMatchMaxBytes is how much input `casebook match` reads; the rest
@@ -74,6 +75,8 @@ type matchInputJSON struct {
 	Bytes     int  `json:"bytes"`
 	Lines     int  `json:"lines"`
 	Truncated bool `json:"truncated"`
+	// Encoding is the encoding the input was decoded from, when not UTF-8.
+	Encoding string `json:"encoding,omitempty"`
 }
 
 type matchResultJSON struct {
@@ -118,6 +121,10 @@ func matchRun(opts *MatchOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "%s input is longer than %s; matching its first %s only\n",
 			opts.IO.Style(styleYellow, "warning:"), sizeString(opts.maxBytes()), sizeString(int64(in.Bytes)))
 	}
+	if in.Encoding != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "%s input is %s (GBK) text, not UTF-8; decoded to UTF-8 to match it\n",
+			opts.IO.Style(styleCyan, "note:"), in.Encoding)
+	}
 	if in.Repaired {
 		fmt.Fprintf(opts.IO.ErrOut, "%s input is not valid UTF-8 text; invalid bytes were replaced (for GBK text, convert it first: iconv -f GBK -t UTF-8)\n",
 			opts.IO.Style(styleYellow, "warning:"))
@@ -130,7 +137,7 @@ func matchRun(opts *MatchOptions) error {
 	results := m.Match(in.Text, search.MatchOptions{Limit: opts.Top})
 
 	if opts.Output == "json" {
-		out := matchJSON{Input: matchInputJSON{Bytes: in.Bytes, Lines: strings.Count(in.Text, "\n") + 1, Truncated: in.Truncated}, Matches: []matchResultJSON{}}
+		out := matchJSON{Input: matchInputJSON{Bytes: in.Bytes, Lines: strings.Count(in.Text, "\n") + 1, Truncated: in.Truncated, Encoding: in.Encoding}, Matches: []matchResultJSON{}}
 		for _, r := range results {
 			j := matchResultJSON{ID: r.Case.ID, Title: r.Case.Title, TitleEN: r.Case.TitleEN,
 				Confidence: round2(r.Confidence), Level: r.Level, SignalScore: round2(r.SignalScore), TextScore: round2(r.TextScore),
@@ -231,6 +238,16 @@ func readMatchInput(opts *MatchOptions) (*search.Input, error) {
 		}
 		r = opts.IO.In
 	default:
+		// Look before opening: opening a FIFO waits for a writer, for ever
+		// if none comes. Standard input takes pipes.
+		st, err := os.Stat(opts.File)
+		if err != nil {
+			return nil, usageErrorf("read %s: %v", opts.File, err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, usageErrorf("read %s: %s, not a regular file; to match a stream, pipe it to standard input: casebook match < %s",
+				opts.File, snapshot.FileType(st.Mode()), opts.File)
+		}
 		f, err := os.Open(opts.File)
 		if err != nil {
 			return nil, usageErrorf("read %s: %v", opts.File, err)

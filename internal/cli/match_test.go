@@ -70,6 +70,10 @@ Jan 12 09:14:08 edge-03 k3s[1432]: time="2025-01-12T09:14:08Z" level=info msg="W
 			0, []string{"1. K-001", "line 2:"}, ""},
 		{"chinese", "", []string{"match", "k3s", "的", "NetworkPolicy", "不生效，建了", "deny-all", "策略以后", "pod", "之间还是能互相访问"},
 			0, []string{"K-004"}, ""},
+		// Issue 14: descriptions that name a case's subject find it.
+		{"description k3s", "", []string{"match", "network policy not working k3s"}, 0, []string{"1. K-004"}, ""},
+		{"description wasm", "", []string{"match", "wasm cold start slow"}, 0, []string{"1. W-001"}, ""},
+		{"description wasi", "", []string{"match", "Operation not permitted cannot open file wasmedge"}, 0, []string{"1. W-004"}, ""},
 		{"no case", "Exception in thread \"main\" java.lang.NullPointerException\n\tat com.example.Main.main(Main.java:11)\n", []string{"match"},
 			ExitError, []string{"no known case matches this input"}, "casebook search"},
 		{"empty", " \n\n", []string{"match"}, ExitUsage, nil, "the input is empty"},

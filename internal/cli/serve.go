@@ -34,6 +34,10 @@ type ServeOptions struct {
 	Timeout time.Duration
 	// Refresh is how long a live diagnosis is reused before it is run again.
 	Refresh time.Duration
+	// Limits bound reading the snapshot.
+	Limits snapshot.Limits
+	// AllowedHosts are host names the server answers to (see web.Options).
+	AllowedHosts []string
 	// Ready, when set, is called with the server's URL once it listens.
 	Ready func(url string)
 }
@@ -70,6 +74,8 @@ diagnoses snapshots uploaded on the page.`,
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (as diagnose --config)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
 	cmd.Flags().DurationVar(&opts.Refresh, "refresh", 30*time.Second, "reuse a live diagnosis for this long")
+	addSnapshotLimitFlags(cmd, &opts.Limits)
+	addAllowedHostsFlag(cmd, &opts.AllowedHosts)
 	return cmd
 }
 
@@ -87,7 +93,8 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return err
 	}
 	fsys, prefix := opts.CasesFS()
-	srv, err := web.New(web.Options{Library: lib, CasesFS: fsys, Prefix: prefix, Diagnoser: diag, DiagnoseTTL: ttl, ErrorLog: opts.IO.ErrOut})
+	srv, err := web.New(web.Options{Library: lib, CasesFS: fsys, Prefix: prefix, Diagnoser: diag, DiagnoseTTL: ttl, ErrorLog: opts.IO.ErrOut,
+		AllowedHosts: serverHosts(opts.Addr, opts.AllowedHosts)})
 	if err != nil {
 		return err
 	}
@@ -147,9 +154,9 @@ func serveDiagnoser(ctx context.Context, opts *ServeOptions, lib *caseload.Libra
 	case opts.Snapshot != "" && (opts.Live || len(used) > 0):
 		return nil, 0, usageErrorf("--snapshot reads no cluster; drop --live and %v", used)
 	case opts.Snapshot != "":
-		snap, err := snapshot.Load(opts.Snapshot)
+		snap, err := loadSnapshot(ctx, opts.IO, opts.Snapshot, opts.Limits)
 		if err != nil {
-			return nil, 0, usageErrorf("--snapshot: cannot read %s: %v", opts.Snapshot, err)
+			return nil, 0, err
 		}
 		for _, w := range snap.Warnings {
 			fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.Style(styleYellow, "warning:"), w)

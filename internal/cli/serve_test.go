@@ -93,27 +93,42 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestServeRun starts the server on a free loopback port with a snapshot,
-// reads a page and the diagnose API, and stops it by cancelling.
-func TestServeRun(t *testing.T) {
+// startServe runs serve on a free loopback port over the test snapshot,
+// with set (when not nil) changing its options first. It returns the
+// server's URL, the cancel that stops it, the channel of its end and its
+// stderr.
+func startServe(t *testing.T, set func(*ServeOptions)) (string, context.CancelFunc, chan error, *syncBuffer) {
+	t.Helper()
 	errOut := &syncBuffer{}
 	ios := &IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: errOut}
 	f := &Factory{IO: ios, Version: "test"}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	ready := make(chan string, 1)
 	opts := &ServeOptions{IO: ios, Library: f.Library, CasesFS: f.CasesFS, Addr: "127.0.0.1:0",
 		Snapshot: "../web/testdata/snapshot", Timeout: time.Minute, Ready: func(u string) { ready <- u }}
+	if set != nil {
+		set(opts)
+	}
 	done := make(chan error, 1)
 	go func() { done <- serveRun(ctx, opts) }()
-	var base string
 	select {
-	case base = <-ready:
+	case base := <-ready:
+		return base, cancel, done, errOut
 	case err := <-done:
+		cancel()
 		t.Fatalf("serve stopped: %v; stderr %s", err, errOut)
 	case <-time.After(30 * time.Second):
+		cancel()
 		t.Fatal("serve did not start")
 	}
+	return "", cancel, done, errOut
+}
+
+// TestServeRun starts the server on a free loopback port with a snapshot,
+// reads a page and the diagnose API, and stops it by cancelling.
+func TestServeRun(t *testing.T) {
+	base, cancel, done, errOut := startServe(t, nil)
+	defer cancel()
 	for path, want := range map[string]string{
 		"cases/K-006":     "K3s 证书过期问题",
 		"api/v1/diagnose": `"case": "K-002"`,

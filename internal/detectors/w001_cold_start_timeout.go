@@ -3,6 +3,7 @@ package detectors
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -111,12 +112,15 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 		ran = term.FinishedAt.Sub(term.StartedAt.Time)
 		grace := 30 * time.Second
 		if p.Spec.TerminationGracePeriodSeconds != nil {
-			grace = time.Duration(*p.Spec.TerminationGracePeriodSeconds) * time.Second
+			grace = time.Duration(min(max(*p.Spec.TerminationGracePeriodSeconds, 0), math.MaxInt64/int64(time.Second))) * time.Second
 		}
 		// Killed when the budget ran out (give or take a probe period and
 		// the grace period): it never got to serve. A container killed
-		// after running for hours hung at run time instead (W-006).
-		if ran > b.total+time.Duration(b.period+b.timeout)*time.Second+grace {
+		// after running for hours hung at run time instead (W-006); one
+		// killed a period or more before the budget ran out was not killed
+		// by the probe.
+		if ran > addCapped(b.total, time.Duration(int64(b.period)+int64(b.timeout))*time.Second, grace) ||
+			addCapped(max(ran, 0), time.Duration(b.period)*time.Second) < b.total {
 			return nil
 		}
 	} else if len(kills) == 0 || b.total > coldStartProbeBudget {
@@ -222,8 +226,22 @@ func budgetOf(pr *corev1.Probe) probeBudget {
 	if b.timeout <= 0 {
 		b.timeout = 1
 	}
-	b.total = time.Duration(b.delay+b.threshold*b.period) * time.Second
+	// In 64 bits, capped at the longest Duration: 65536 × 65536 overflows int32.
+	b.total = time.Duration(min(int64(max(b.delay, 0))+int64(b.threshold)*int64(b.period), math.MaxInt64/int64(time.Second))) * time.Second
 	return b
+}
+
+// addCapped adds non-negative durations, capped at the longest Duration
+// instead of wrapping to a negative one.
+func addCapped(ds ...time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		if d > math.MaxInt64-sum {
+			return math.MaxInt64
+		}
+		sum += d
+	}
+	return sum
 }
 
 // describeProbe writes a probe as kubectl describe does, with every timing

@@ -11,8 +11,12 @@
 package inspect
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"sort"
 
 	casebook "github.com/casebook-dev/casebook"
@@ -91,4 +95,64 @@ func sizeString(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// fileKind names what a file that is not a regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
+}
+
+// readRegular reads at most max bytes of the regular file at path. It
+// looks before it opens: opening a FIFO waits for a writer, for ever if none
+// comes. The read stops when ctx ends.
+func readRegular(ctx context.Context, path string, max int64) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, inputErrorf(path, "no such file")
+		}
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, inputErrorf(path, "is %s, not a regular file", fileKind(st.Mode()))
+	}
+	if st.Size() > max {
+		return nil, inputErrorf(path, "is %s, larger than the %s casebook inspects", sizeString(st.Size()), sizeString(max))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(ctxReader{ctx, f}, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, inputErrorf(path, "is larger than the %s casebook inspects", sizeString(max))
+	}
+	return data, nil
+}
+
+// ctxReader stops reading when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
 }

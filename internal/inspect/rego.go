@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -72,21 +73,34 @@ const GatekeeperTarget = "admission.k8s.gatekeeper.sh"
 // CheckRego checks the .rego files and ConstraintTemplate YAML files at
 // paths (files or directories, walked recursively).
 func CheckRego(paths []string, opts RegoOptions) (*RegoReport, error) {
+	return CheckRegoContext(context.Background(), paths, opts)
+}
+
+// CheckRegoContext is CheckRego that stops between files when ctx ends.
+// Special files (FIFOs, devices, sockets) in a directory are skipped with a
+// warning, never opened; given by name they are an input error.
+func CheckRegoContext(ctx context.Context, paths []string, opts RegoOptions) (*RegoReport, error) {
 	switch opts.Version {
 	case "", "v0", "v1":
 	default:
 		return nil, fmt.Errorf("unknown Rego version %q (want v0 or v1)", opts.Version)
 	}
-	regoFiles, yamlFiles, err := collectPolicyFiles(paths)
+	regoFiles, yamlFiles, skipped, err := collectPolicyFiles(ctx, paths)
 	if err != nil {
 		return nil, err
 	}
 	rep := &RegoReport{OPAVersion: version.Version, Files: []RegoFile{}, Templates: []TemplateInfo{}, Findings: []casebook.Finding{},
-		Notes: []Note{}, Warnings: []casebook.Warning{}}
-	c := &regoChecker{rep: rep, opts: opts}
+		Notes: []Note{}, Warnings: append([]casebook.Warning{}, skipped...)}
+	c := &regoChecker{ctx: ctx, rep: rep, opts: opts}
 	c.checkFiles(regoFiles)
 	for _, f := range yamlFiles {
+		if ctx.Err() != nil {
+			break
+		}
 		c.checkTemplateFile(f)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if len(rep.Files) == 0 && len(rep.Templates) == 0 {
 		msg := "has no .rego files and no ConstraintTemplates"
@@ -99,28 +113,34 @@ func CheckRego(paths []string, opts RegoOptions) (*RegoReport, error) {
 	return rep, nil
 }
 
-func collectPolicyFiles(paths []string) (regoFiles, yamlFiles []string, err error) {
+func collectPolicyFiles(ctx context.Context, paths []string) (regoFiles, yamlFiles []string, skipped []casebook.Warning, err error) {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, nil, inputErrorf(p, "no such file or directory")
+				return nil, nil, nil, inputErrorf(p, "no such file or directory")
 			}
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if !st.IsDir() {
+			if !st.Mode().IsRegular() {
+				return nil, nil, nil, inputErrorf(p, "is %s, not a regular file", fileKind(st.Mode()))
+			}
 			switch strings.ToLower(filepath.Ext(p)) {
 			case ".rego":
 				regoFiles = append(regoFiles, p)
 			case ".yaml", ".yml":
 				yamlFiles = append(yamlFiles, p)
 			default:
-				return nil, nil, inputErrorf(p, "is neither a .rego file nor YAML (.yaml, .yml) with ConstraintTemplates")
+				return nil, nil, nil, inputErrorf(p, "is neither a .rego file nor YAML (.yaml, .yml) with ConstraintTemplates")
 			}
 			continue
 		}
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
 				return err
 			}
 			if d.IsDir() {
@@ -129,22 +149,38 @@ func collectPolicyFiles(paths []string) (regoFiles, yamlFiles []string, err erro
 				}
 				return nil
 			}
+			var list *[]string
 			switch strings.ToLower(filepath.Ext(path)) {
 			case ".rego":
-				regoFiles = append(regoFiles, path)
+				list = &regoFiles
 			case ".yaml", ".yml":
-				yamlFiles = append(yamlFiles, path)
+				list = &yamlFiles
+			default:
+				return nil
 			}
+			// Look before opening: a FIFO would block the read for ever.
+			mode := d.Type()
+			if mode&fs.ModeSymlink != 0 {
+				if st, err := os.Stat(path); err == nil {
+					mode = st.Mode()
+				}
+			}
+			if !mode.IsRegular() {
+				skipped = append(skipped, casebook.Warning{Source: path, Message: fmt.Sprintf("%s, not a regular file (skipped)", fileKind(mode))})
+				return nil
+			}
+			*list = append(*list, path)
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("walk %s: %w", p, err)
+			return nil, nil, nil, fmt.Errorf("walk %s: %w", p, err)
 		}
 	}
-	return regoFiles, yamlFiles, nil
+	return regoFiles, yamlFiles, skipped, nil
 }
 
 type regoChecker struct {
+	ctx  context.Context
 	rep  *RegoReport
 	opts RegoOptions
 }
@@ -237,6 +273,9 @@ func (c *regoChecker) note(caseID string, obj casebook.ObjectRef, msg string) {
 func (c *regoChecker) checkFiles(files []string) {
 	modules := map[string]*ast.Module{}
 	for _, f := range files {
+		if c.ctx.Err() != nil {
+			return
+		}
 		src, err := os.ReadFile(f)
 		if err != nil {
 			c.rep.Warnings = append(c.rep.Warnings, casebook.Warning{Source: f, Message: err.Error()})

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -251,7 +252,7 @@ func CheckTemplateObject(label string, obj map[string]any) ([]casebook.Finding, 
 	}
 	clearLines(&root)
 	rep := &RegoReport{}
-	c := &regoChecker{rep: rep}
+	c := &regoChecker{ctx: context.Background(), rep: rep}
 	c.checkTemplate(label, &root)
 	sortFindings(rep.Findings)
 	return rep.Findings, rep.Notes, nil

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -109,30 +106,9 @@ func InspectWasmFile(ctx context.Context, path string, opts WasmOptions) (*WasmR
 	if max <= 0 {
 		max = DefaultMaxWasmBytes
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, inputErrorf(path, "no such file")
-		}
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	bin, err := readRegular(ctx, path, max)
 	if err != nil {
 		return nil, err
-	}
-	if st.IsDir() {
-		return nil, inputErrorf(path, "is a directory, not a Wasm module")
-	}
-	if st.Size() > max {
-		return nil, inputErrorf(path, "is %s, larger than the %s casebook inspects", sizeString(st.Size()), sizeString(max))
-	}
-	bin, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(bin)) > max {
-		return nil, inputErrorf(path, "is larger than the %s casebook inspects", sizeString(max))
 	}
 	return InspectWasm(ctx, path, bin, opts)
 }

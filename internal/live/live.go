@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/redact"
 )
 
 // Options tune how the cluster is read.
@@ -87,7 +89,7 @@ func New(cfg *rest.Config, opts Options) (*Source, error) {
 	if cfg.Burst == 0 {
 		cfg.Burst = 100
 	}
-	cfg.Wrap(ReadOnly)
+	cfg.Wrap(ReadOnlyAt(HostPath(cfg.Host)))
 	if opts.WrapTransport != nil {
 		cfg.Wrap(opts.WrapTransport)
 	}
@@ -247,6 +249,8 @@ func (s *Source) listMetadata(ctx context.Context, info *kube.Info, namespace st
 		for i := range l.Items {
 			p := &l.Items[i]
 			p.SetGroupVersionKind(info.GVK)
+			p.ManagedFields = nil
+			p.Annotations = safeAnnotations(p.Annotations)
 			out = append(out, p)
 		}
 		return nil
@@ -255,6 +259,23 @@ func (s *Source) listMetadata(ctx context.Context, info *kube.Info, namespace st
 		return nil, fmt.Errorf("list %s: continue token expired", info.Resource)
 	}
 	return out, err
+}
+
+// safeAnnotations keeps the annotations of a metadata-only object (a
+// Secret) that cannot hold its data: kubectl apply's last-applied copy
+// holds a Secret's data in full, and other appliers keep copies under keys
+// of their own, so only the keys redact.SecretAnnotations names survive.
+func safeAnnotations(a map[string]string) map[string]string {
+	var out map[string]string
+	for _, k := range redact.SecretAnnotations {
+		if v, ok := a[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (s *Source) restMapper() meta.RESTMapper {
@@ -312,49 +333,121 @@ func classify(err error) error {
 // ReadOnly wraps a transport so that it refuses every request casebook must
 // never send: any method but GET, and any read of Secrets that is not a
 // metadata-only list. It is the last line of defence, below client-go.
-func ReadOnly(rt http.RoundTripper) http.RoundTripper { return readOnly{rt} }
+// It finds the API path wherever it sits in the URL, so a server reached
+// through a proxy path (https://rancher/k8s/clusters/c-x) is guarded too;
+// ReadOnlyAt also knows the prefix.
+func ReadOnly(rt http.RoundTripper) http.RoundTripper { return readOnly{next: rt} }
 
-type readOnly struct{ next http.RoundTripper }
+// ReadOnlyAt is ReadOnly for a server whose API sits under a path prefix,
+// the path of the rest.Config's Host: requests outside the prefix are
+// refused, and the API path is read after it.
+func ReadOnlyAt(prefix string) func(http.RoundTripper) http.RoundTripper {
+	prefix = "/" + strings.Trim(prefix, "/")
+	if prefix == "/" {
+		prefix = ""
+	}
+	return func(rt http.RoundTripper) http.RoundTripper { return readOnly{next: rt, prefix: prefix} }
+}
+
+type readOnly struct {
+	next   http.RoundTripper
+	prefix string
+}
 
 func (r readOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	if _, isSecret := secretRequest(req.URL.Path); isSecret {
-		if accept := metadataAccept(req.Header.Get("Accept")); accept != "" {
-			req = req.Clone(req.Context())
-			req.Header.Set("Accept", accept)
+	if err := r.check(req); err != nil {
+		// The metadata client also offers plain JSON, which a server that
+		// cannot transform would answer with whole Secrets: keep only the
+		// metadata alternatives, then check again.
+		if !errors.Is(err, errWholeSecret) {
+			return nil, err
 		}
-	}
-	if err := CheckRequest(req); err != nil {
-		return nil, err
+		accept := metadataAccept(req.Header.Get("Accept"))
+		if accept == "" {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.Header.Set("Accept", accept)
+		if err := r.check(req); err != nil {
+			return nil, err
+		}
 	}
 	return r.next.RoundTrip(req)
 }
 
+func (r readOnly) check(req *http.Request) error {
+	if r.prefix != "" {
+		p := req.URL.Path
+		if p != r.prefix && !strings.HasPrefix(p, r.prefix+"/") {
+			return fmt.Errorf("casebook is read-only: refusing %s %s outside the API path %s", req.Method, p, r.prefix)
+		}
+	}
+	return CheckRequest(req)
+}
+
+// errWholeSecret marks a Secret list that asks for more than metadata.
+var errWholeSecret = errors.New("casebook reads Secrets as metadata only")
+
 // CheckRequest returns why a request would break casebook's read-only
-// rules, or nil.
+// rules, or nil. It looks for a Secret path at every place in the URL's
+// path, so that a proxy prefix does not hide one; a path it cannot read
+// plainly (dot segments, an encoded slash) is refused.
 func CheckRequest(req *http.Request) error {
 	if req.Method != http.MethodGet {
 		return fmt.Errorf("casebook is read-only: refusing %s %s", req.Method, req.URL.Path)
 	}
-	if name, isSecret := secretRequest(req.URL.Path); isSecret {
+	if raw := req.URL.EscapedPath(); strings.Contains(strings.ToLower(raw), "%2f") || strings.Contains(raw, "%5c") || strings.Contains(raw, "%5C") {
+		return fmt.Errorf("casebook is read-only: refusing GET %s with an encoded slash", raw)
+	}
+	segs, err := pathSegments(req.URL.Path)
+	if err != nil {
+		return err
+	}
+	if name, isSecret := secretRequest(segs); isSecret {
 		if name != "" {
 			return fmt.Errorf("casebook never reads a Secret: refusing GET %s", req.URL.Path)
 		}
 		if !metadataOnly(req.Header.Get("Accept")) {
-			return fmt.Errorf("casebook reads Secrets as metadata only: refusing GET %s with Accept %q", req.URL.Path, req.Header.Get("Accept"))
+			return fmt.Errorf("%w: refusing GET %s with Accept %q", errWholeSecret, req.URL.Path, req.Header.Get("Accept"))
 		}
 	}
 	return nil
 }
 
-// secretRequest reports whether an API path is about Secrets and, if it
-// names one, which: /api/v1/secrets, /api/v1/namespaces/NS/secrets[/NAME],
-// and their /watch/ forms.
-func secretRequest(path string) (name string, ok bool) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	if len(segs) < 3 || segs[0] != "api" || segs[1] != "v1" {
-		return "", false
+// pathSegments splits a URL path, dropping empty segments ("//"); dot
+// segments, which a proxy or server may resolve to another path, are an
+// error.
+func pathSegments(path string) ([]string, error) {
+	var segs []string
+	for _, s := range strings.Split(path, "/") {
+		switch s {
+		case "":
+			continue
+		case ".", "..":
+			return nil, fmt.Errorf("casebook is read-only: refusing GET %s with a dot segment", path)
+		}
+		segs = append(segs, s)
 	}
-	rest := segs[2:]
+	return segs, nil
+}
+
+// secretRequest reports whether an API path is about Secrets and, if it
+// names one, which: …/api/v1/secrets, …/api/v1/namespaces/NS/secrets[/NAME],
+// and their /watch/ forms, after any prefix.
+func secretRequest(segs []string) (name string, ok bool) {
+	for i := 0; i+2 < len(segs); i++ {
+		if segs[i] != "api" || segs[i+1] != "v1" {
+			continue
+		}
+		if name, ok := coreSecret(segs[i+2:]); ok {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// coreSecret reads the part of a core API path after /api/v1/.
+func coreSecret(rest []string) (name string, ok bool) {
 	if rest[0] == "watch" {
 		rest = rest[1:]
 	}
@@ -382,6 +475,19 @@ func metadataOnly(accept string) bool {
 		}
 	}
 	return true
+}
+
+// HostPath returns the path part of a rest.Config Host: the prefix a proxy
+// serves the API under ("/k8s/clusters/c-x"), or "".
+func HostPath(host string) string {
+	if !strings.Contains(host, "://") {
+		host = "https://" + host
+	}
+	u, err := url.Parse(host)
+	if err != nil {
+		return ""
+	}
+	return u.Path
 }
 
 // metadataAccept keeps only the metadata alternatives of an Accept header:

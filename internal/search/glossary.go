@@ -42,7 +42,10 @@ const glossary = `
 文件 file files
 文件系统 filesystem
 目录 directory dir
-权限 permission permissions
+权限 permission permissions permitted
+不允许 permitted
+打开 open
+预打开 preopen preopened
 只读 readonly read-only
 挂载 mount mounted mounting
 存储卷 volume volumes

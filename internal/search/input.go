@@ -30,6 +30,9 @@ type Input struct {
 	// Repaired is true when the input was not valid UTF-8 and invalid
 	// bytes were replaced.
 	Repaired bool
+	// Encoding names the encoding the input was decoded from
+	// (EncodingGB18030), "" for UTF-8.
+	Encoding string
 }
 
 // ReadInput reads at most max bytes of r (0 means DefaultMaxInput) and
@@ -50,18 +53,23 @@ func ReadInput(r io.Reader, max int64) (*Input, error) {
 	return PrepareInput(data, truncated)
 }
 
-// PrepareInput turns raw bytes into text to match: it refuses binary data
-// and empty input, cuts a truncated input at its last line end, replaces
+// PrepareInput turns raw bytes into text to match: it decodes GB18030 (GBK)
+// text to UTF-8, refuses binary data and empty input, cuts a truncated input at its last line end, replaces
 // invalid UTF-8, and drops terminal escape sequences and control
 // characters (coloured kubectl, journalctl or CI output).
 func PrepareInput(data []byte, truncated bool) (*Input, error) {
 	if truncated {
 		data = cutAtLine(data)
 	}
+	n := len(data)
+	encoding := ""
+	if decoded, ok := DecodeGB18030(data); ok {
+		data, encoding = decoded, EncodingGB18030
+	}
 	if looksBinary(data) {
 		return nil, ErrBinaryInput
 	}
-	in := &Input{Bytes: len(data), Truncated: truncated}
+	in := &Input{Bytes: n, Truncated: truncated, Encoding: encoding}
 	in.Text, in.Repaired = cleanText(data)
 	if strings.TrimSpace(in.Text) == "" {
 		return nil, ErrEmptyInput

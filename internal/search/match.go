@@ -30,6 +30,11 @@ type Matcher struct {
 	multi *multiMatcher
 	// zhWords finds the glossary's Chinese words in a case.
 	zhWords *multiMatcher
+	// head indexes each case's titles and summary; model turns the
+	// evidence into a probability (see rerank.go).
+	head    headIndex
+	model   rerankModel
+	modelOK bool
 }
 
 // termStats is what the library says about one term.
@@ -67,7 +72,8 @@ type tuning struct {
 	// beyond liftFloor, on the scale liftScale; then scaled down when the
 	// case explains less than shareFull of the input's information.
 	liftFloor, liftScale, shareFull float64
-	// minConfidence is the default threshold below which no case matches.
+	// minConfidence is the default threshold below which no case matches;
+	// the reranker's fitted threshold replaces it (see rerank.go).
 	minConfidence float64
 }
 
@@ -113,6 +119,11 @@ func newMatcher(cases []*casebook.Case, tune tuning) *Matcher {
 		}
 	}
 	m.index()
+	m.head = buildHeadIndex(cases, stemmer{}, m.bg, m.head.words)
+	m.model, m.modelOK = parseRerank(rerankData)
+	if m.modelOK {
+		m.tune.minConfidence = m.model.Threshold
+	}
 	m.pickFragments()
 	var patterns []string
 	add := func(p string) int {
@@ -237,6 +248,13 @@ func (m *Matcher) index() {
 		}
 		m.expand(c, bag, st)
 		bags[i] = bag
+		words := map[string]bool{}
+		for t := range bag {
+			if !strings.ContainsAny(t, " 0123456789") && !isCJKTerm(t) {
+				words[t] = true
+			}
+		}
+		m.head.words = append(m.head.words, words)
 		for t, v := range bag {
 			df[t]++
 			libTF[t] += v
@@ -277,9 +295,21 @@ func (m *Matcher) index() {
 	}
 }
 
+// isCJKTerm reports whether a term is a Chinese bigram (or a lone
+// character) rather than a word. Words, without digits or pairs, are what
+// anchors and coverage count (see rerank.go).
+func isCJKTerm(t string) bool {
+	r, _ := utf8.DecodeRuneInString(t)
+	return isCJK(r)
+}
+
 // maxTextEvidence caps what text relevance alone adds up to: a confidence
 // of 70%, "medium" at most; "high" takes a signal.
 const maxTextEvidence = 1.2
+
+// maxTextConfidence is the most the model's probability alone gives a case:
+// "medium"; "high" takes a whole signal.
+const maxTextConfidence = 0.70
 
 // cjkWordCount is how often a Chinese bigram must occur in the library to
 // count in full as a word.
@@ -329,10 +359,17 @@ func (m *Matcher) expand(c *casebook.Case, bag map[string]float64, st stemmer) {
 type MatchOptions struct {
 	// Limit is the most results returned; 0 means 3.
 	Limit int
-	// MinConfidence is the confidence (0–1) below which a case is not
-	// reported; 0 means the matcher's default, tuned on the dev set.
+	// MinConfidence is the confidence (0–1) the best case must reach for
+	// any case to be reported; 0 means the matcher's default, fitted on the
+	// real reports (see rerank.go). Once the best case clears it, the next
+	// ones are reported down to AlsoShare of it: with an answer given, the
+	// runners-up are worth a look at lower odds.
 	MinConfidence float64
 }
+
+// AlsoShare is the share of the threshold the cases after the best one must
+// reach to be reported.
+const AlsoShare = 0.5
 
 // DefaultMinConfidence is the threshold Match uses when MatchOptions has none.
 func (m *Matcher) DefaultMinConfidence() float64 { return m.tune.minConfidence }
@@ -356,6 +393,8 @@ type Result struct {
 	Lines []Line
 
 	evidence float64 // what results are ranked by
+	prob     float64 // the model's probability, which breaks ties
+	x        [numFeatures]float64
 }
 
 // SignalHit is a signal found in the input.
@@ -406,8 +445,8 @@ type inputLine struct {
 	hit    bool // a signal matched it
 }
 
-// Match returns the cases the text matches, best first; none when nothing
-// clears the confidence threshold.
+// Match returns the cases the text matches, best first; none when the best
+// does not clear the confidence threshold.
 func (m *Matcher) Match(text string, opts MatchOptions) []Result {
 	limit := opts.Limit
 	if limit <= 0 {
@@ -422,6 +461,9 @@ func (m *Matcher) Match(text string, opts MatchOptions) []Result {
 	for _, r := range ev.results {
 		if r.Confidence < threshold || len(out) == limit {
 			break
+		}
+		if len(out) == 0 {
+			threshold *= AlsoShare
 		}
 		m.explain(&r, ev.lines, ev.sel, ev.st)
 		out = append(out, r)
@@ -492,17 +534,19 @@ func (m *Matcher) evaluate(text string) evaluation {
 	if len(lines) > maxQueryLines {
 		floor += math.Log(float64(len(lines)) / maxQueryLines)
 	}
+	feats := m.features(hits, liftSum, info, seen)
 	results := make([]Result, n)
 	for c := range results {
 		r := &results[c]
 		r.Case = m.cases[c]
+		r.x = feats[c]
 		// Evidence adds up on a log scale: a signal of strength 0.9 alone
 		// makes a confidence of 0.9, two make 0.99, and text relevance adds
-		// to them the same way. Results are ranked by the sum itself, which
-		// keeps ordering strong candidates after the confidence saturates.
-		sigEv := 0.0
+		// to them the same way.
+		sigEv, full := 0.0, false
 		for _, h := range dedupeHits(hits[c]) {
 			sigEv -= math.Log(1 - h.strength)
+			full = full || !h.Partial
 			r.Signals = append(r.Signals, h.SignalHit)
 		}
 		lift := max(liftSum[c], 0)
@@ -511,26 +555,32 @@ func (m *Matcher) evaluate(text string) evaluation {
 			share = lift / info
 		}
 		textEv := max(0, lift-floor) / m.tune.liftScale * math.Sqrt(min(1, share/m.tune.shareFull))
-		r.evidence = sigEv + textEv
 		// Words alone never make a case certain; that takes a signal.
 		textEv = min(textEv, maxTextEvidence)
 		r.SignalScore = 1 - math.Exp(-sigEv)
 		r.TextScore = 1 - math.Exp(-textEv)
-		r.Confidence = 1 - math.Exp(-(sigEv + textEv))
+		sigConf := 1 - math.Exp(-(sigEv + textEv))
+		if !m.modelOK {
+			r.Confidence, r.prob = sigConf, sigConf
+		} else {
+			// The model weighs all the evidence; a whole signal found in the
+			// input keeps its own confidence and is always reported, and
+			// only a signal lifts a case above "medium".
+			r.prob = m.model.prob(&r.x)
+			r.Confidence = min(r.prob, maxTextConfidence)
+			if full {
+				r.Confidence = max(r.Confidence, sigConf, m.model.Threshold)
+			}
+		}
+		r.evidence = r.Confidence
 		r.Level = level(r.Confidence)
 	}
-	sort.SliceStable(results, func(i, j int) bool { return results[i].evidence > results[j].evidence })
-	// A case behind a better one is less likely than its own evidence
-	// says: its confidence shrinks with its evidence relative to the best.
-	if len(results) > 0 && results[0].Confidence > 0 {
-		top := -math.Log(1 - min(results[0].Confidence, 1-1e-9))
-		for i := 1; i < len(results); i++ {
-			r := &results[i]
-			ev := -math.Log(1 - min(r.Confidence, 1-1e-9))
-			r.Confidence = 1 - math.Exp(-ev*math.Sqrt(min(1, ev/top)))
-			r.Level = level(r.Confidence)
+	sort.SliceStable(results, func(i, j int) bool {
+		if results[i].evidence != results[j].evidence {
+			return results[i].evidence > results[j].evidence
 		}
-	}
+		return results[i].prob > results[j].prob
+	})
 	for i := range results {
 		if results[i].Confidence <= 0 {
 			results = results[:i]

@@ -40,8 +40,12 @@ func FuzzMatch(f *testing.F) {
 		if len(res) > 5 {
 			t.Fatalf("%d results, limit 5", len(res))
 		}
-		for _, r := range res {
-			if r.Confidence < m.DefaultMinConfidence() || r.Confidence > 1 {
+		for i, r := range res {
+			floor := m.DefaultMinConfidence()
+			if i > 0 {
+				floor *= search.AlsoShare
+			}
+			if r.Confidence < floor || r.Confidence > 1 {
 				t.Errorf("%s: confidence %v", r.Case.ID, r.Confidence)
 			}
 			quotes := r.Lines

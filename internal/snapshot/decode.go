@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/kube"
@@ -51,14 +50,17 @@ func unmarshal(data []byte, v any) error {
 // (PodList) as kubectl and `kubectl cluster-info dump` write them. Any
 // error rejects the whole file; notes are things worth saying about a file
 // that otherwise loaded.
-func decodeFile(data []byte) (entries []entry, notes []string, err error) {
-	docs, err := splitDocuments(data)
+func decodeFile(data []byte, b *budget) (entries []entry, notes []string, err error) {
+	docs, err := splitDocuments(data, b)
 	if err != nil {
 		return nil, nil, err
 	}
 	for i, doc := range docs {
-		es, note, err := decodeDocument(doc)
+		es, note, err := decodeDocument(doc, b)
 		if err != nil {
+			if errors.Is(err, ErrLimit) {
+				return nil, nil, err
+			}
 			if len(docs) > 1 {
 				return nil, nil, fmt.Errorf("document %d: %w", i+1, err)
 			}
@@ -76,7 +78,7 @@ func decodeFile(data []byte) (entries []entry, notes []string, err error) {
 }
 
 // splitDocuments returns each document of the file as JSON.
-func splitDocuments(data []byte) ([][]byte, error) {
+func splitDocuments(data []byte, b *budget) ([][]byte, error) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, nil
@@ -105,7 +107,10 @@ func splitDocuments(data []byte) ([][]byte, error) {
 		if isBlankYAML(doc) {
 			continue
 		}
-		j, err := yaml.YAMLToJSON(doc)
+		j, err := yamlToJSON(doc, b)
+		if errors.Is(err, ErrLimit) {
+			return nil, err
+		}
 		if err != nil {
 			if len(docs) > 0 {
 				return nil, fmt.Errorf("document %d: %w", len(docs)+1, err)
@@ -166,7 +171,7 @@ func isBlankYAML(doc []byte) bool {
 }
 
 // decodeDocument decodes one JSON document: an object or a list of objects.
-func decodeDocument(doc []byte) ([]entry, string, error) {
+func decodeDocument(doc []byte, b *budget) ([]entry, string, error) {
 	if len(doc) == 0 || doc[0] != '{' {
 		return nil, "", errors.New("not an object")
 	}
@@ -174,7 +179,7 @@ func decodeDocument(doc []byte) ([]entry, string, error) {
 	if err := unmarshal(doc, &h); err != nil {
 		if strings.Contains(err.Error(), "after top-level value") {
 			// Concatenated JSON objects that singleJSONValue let through.
-			return decodeStream(doc)
+			return decodeStream(doc, b)
 		}
 		return nil, "", err
 	}
@@ -201,7 +206,10 @@ func decodeDocument(doc []byte) ([]entry, string, error) {
 			if ih.Kind == "" {
 				return nil, "", fmt.Errorf("item %d: no kind", i)
 			}
-			e, err := decodeObject(item, ih.APIVersion, ih.Kind)
+			e, err := decodeObject(item, ih.APIVersion, ih.Kind, b)
+			if errors.Is(err, ErrLimit) {
+				return nil, "", err
+			}
 			if err != nil {
 				return nil, "", fmt.Errorf("item %d (%s): %w", i, ih.Kind, err)
 			}
@@ -209,7 +217,10 @@ func decodeDocument(doc []byte) ([]entry, string, error) {
 		}
 		return out, "", nil
 	}
-	e, err := decodeObject(doc, h.APIVersion, h.Kind)
+	e, err := decodeObject(doc, h.APIVersion, h.Kind, b)
+	if errors.Is(err, ErrLimit) {
+		return nil, "", err
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", h.Kind, err)
 	}
@@ -217,7 +228,7 @@ func decodeDocument(doc []byte) ([]entry, string, error) {
 }
 
 // decodeStream decodes concatenated JSON documents.
-func decodeStream(data []byte) ([]entry, string, error) {
+func decodeStream(data []byte, b *budget) ([]entry, string, error) {
 	docs, err := splitJSON(data)
 	if err != nil {
 		return nil, "", err
@@ -225,7 +236,7 @@ func decodeStream(data []byte) ([]entry, string, error) {
 	var out []entry
 	var notes []string
 	for _, d := range docs {
-		es, note, err := decodeDocument(d)
+		es, note, err := decodeDocument(d, b)
 		if err != nil {
 			return nil, "", err
 		}
@@ -238,8 +249,9 @@ func decodeStream(data []byte) ([]entry, string, error) {
 }
 
 // decodeObject decodes one object: typed for built-in kinds, metadata only
-// for Secrets, unstructured for everything else.
-func decodeObject(data []byte, apiVersion, kind string) (entry, error) {
+// for Secrets, unstructured for everything else. The object is charged to
+// b (when not nil) before it is decoded.
+func decodeObject(data []byte, apiVersion, kind string, b *budget) (entry, error) {
 	if apiVersion == "" {
 		return entry{}, errors.New("no apiVersion")
 	}
@@ -249,6 +261,9 @@ func decodeObject(data []byte, apiVersion, kind string) (entry, error) {
 	}
 	gvk := gv.WithKind(kind)
 	if info := kube.ForGroupKind(gvk.GroupKind()); info != nil && info.GVK == gvk {
+		if err := b.object(info.Kind, data); err != nil {
+			return entry{}, err
+		}
 		obj := info.New()
 		if err := unmarshal(data, obj); err != nil {
 			return entry{}, err
@@ -264,6 +279,9 @@ func decodeObject(data []byte, apiVersion, kind string) (entry, error) {
 		}
 		m := obj.(metav1.Object)
 		return entry{kind: info.Kind, obj: obj, meta: m}, nil
+	}
+	if err := b.object(casebook.Kind(kind), data); err != nil {
+		return entry{}, err
 	}
 	u := &unstructured.Unstructured{}
 	// apimachinery's decoder keeps whole numbers int64, as unstructured

@@ -280,12 +280,12 @@ func TestDecodesLikeEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		docs, err := splitDocuments(data)
+		docs, err := splitDocuments(data, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		for _, doc := range docs {
-			entries, _, err := decodeDocument(doc)
+			entries, _, err := decodeDocument(doc, nil)
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}

@@ -21,16 +21,27 @@ import (
 // namespaces/shop/pods.yaml), every object redacted first. Load reads it
 // back.
 type Writer struct {
+	red   Redactor
 	gz    *gzip.Writer
 	tw    *tar.Writer
 	mtime time.Time
 	files int
 }
 
-// NewWriter starts a bundle on w. mtime stamps its files.
-func NewWriter(w io.Writer, mtime time.Time) *Writer {
+// ReportFile is the name of the redaction report collect writes into a
+// bundle; Load skips it.
+const ReportFile = "redaction-report.json"
+
+// Redactor makes an object safe to write: internal/redact's, for collect.
+type Redactor interface {
+	Object(kind string, obj runtime.Object) (map[string]any, error)
+}
+
+// NewWriter starts a bundle on w, every object through red. mtime stamps
+// its files.
+func NewWriter(w io.Writer, mtime time.Time, red Redactor) *Writer {
 	gz := gzip.NewWriter(w)
-	return &Writer{gz: gz, tw: tar.NewWriter(gz), mtime: mtime}
+	return &Writer{red: red, gz: gz, tw: tar.NewWriter(gz), mtime: mtime}
 }
 
 // Add writes the objects of one built-in kind, redacted, one file per namespace.
@@ -52,7 +63,7 @@ func (w *Writer) Add(info *kube.Info, objs []runtime.Object) error {
 		items := make([]any, 0, len(byNS[ns]))
 		for _, o := range byNS[ns] {
 			o.GetObjectKind().SetGroupVersionKind(info.GVK)
-			m, err := Redact(string(info.Kind), o)
+			m, err := w.red.Object(string(info.Kind), o)
 			if err != nil {
 				return fmt.Errorf("redact %s: %w", info.Kind, err)
 			}

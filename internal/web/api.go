@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/search"
 )
@@ -192,6 +194,8 @@ type apiMatchResponse struct {
 	Count   int        `json:"count"`
 	Matches []apiMatch `json:"matches"`
 	Message string     `json:"message,omitempty"`
+	// Note says what was done to the text, such as decoding it from GBK.
+	Note string `json:"note,omitempty"`
 }
 
 // apiMatch is POST /api/v1/match: a JSON body {"text": "...", "top": 3},
@@ -208,7 +212,7 @@ func (s *Server) apiMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := apiMatchRequest{Top: 3}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "application/json":
 		dec := json.NewDecoder(bytes.NewReader(data))
@@ -234,6 +238,10 @@ func (s *Server) apiMatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content type %q: send application/json, text/plain or a form with a text field", ct))
 		return
 	}
+	note := ""
+	if ct != "application/json" {
+		req.Text, note = decodeGBK(req.Text, params["charset"])
+	}
 	if req.Top < 1 || req.Top > 20 {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("top must be from 1 to 20 (got %d)", req.Top))
 		return
@@ -246,7 +254,7 @@ func (s *Server) apiMatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "empty text: send the error output to match")
 		return
 	}
-	out := apiMatchResponse{Matches: []apiMatch{}}
+	out := apiMatchResponse{Matches: []apiMatch{}, Note: note}
 	for _, res := range s.matcher.Match(req.Text, search.MatchOptions{Limit: req.Top}) {
 		m := apiMatch{ID: res.Case.ID, Title: res.Case.Title, TitleEN: res.Case.TitleEN, Severity: res.Case.Severity,
 			Confidence: float64(int(res.Confidence*1000+0.5)) / 1000, Level: res.Level,
@@ -268,6 +276,22 @@ func (s *Server) apiMatch(w http.ResponseWriter, r *http.Request) {
 		out.Message = "no known case matches"
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// decodeGBK decodes text sent in GBK, as a Chinese Windows console or an
+// old tool writes it: named by the request's charset, or recognised. The
+// note says what was done.
+func decodeGBK(text, charset string) (string, string) {
+	switch strings.ToLower(charset) {
+	case "gbk", "gb2312", "gb18030", "cp936":
+		if out, err := simplifiedchinese.GB18030.NewDecoder().String(text); err == nil {
+			return out, "the text was decoded from " + charset + " to UTF-8"
+		}
+	}
+	if out, ok := search.DecodeGB18030([]byte(text)); ok {
+		return string(out), "the text was not UTF-8; it was decoded as GB18030 (GBK)"
+	}
+	return text, ""
 }
 
 type apiDiagnosis struct {
@@ -315,7 +339,7 @@ func (s *Server) apiDiagnoseUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "diagnosis is not available on this server")
 		return
 	}
-	d, _, err := s.receiveUpload(w, r)
+	d, _, err := s.receiveUpload(w, r, false)
 	if err != nil {
 		var ue *uploadError
 		if errors.As(err, &ue) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/snapshot"
 )
 
 // Diagnoser finds known cases in cluster state, for the diagnose page and
@@ -142,7 +144,7 @@ func (s *Server) diagnoseUpload(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, tr(l, "err.title"), tr(l, "diag.unavailable"))
 		return
 	}
-	d, name, err := s.receiveUpload(w, r)
+	d, name, err := s.receiveUpload(w, r, true)
 	if err != nil {
 		var ue *uploadError
 		if errors.As(err, &ue) {
@@ -212,45 +214,42 @@ const multipartSlack = 64 << 10
 // receiveUpload reads a snapshot .tar.gz from the request (a multipart
 // form with the file in "snapshot", or the archive as the body), unpacks
 // it into a temporary directory within the limits, diagnoses it and
-// removes the directory. It returns the upload's file name.
-func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (*Diagnosis, string, error) {
+// removes the directory. It returns the upload's file name. A form (the
+// page's, not the API's) must carry its form token before the file.
+//
+// The upload holds a receiving slot while its body arrives, for
+// ReceiveTimeout at most, and a diagnosis slot only once it is in: slow
+// clients cannot keep the diagnoses of others waiting.
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, form bool) (*Diagnosis, string, error) {
+	dir, name, err := s.receiveArchive(w, r, form)
+	if dir != "" {
+		defer os.RemoveAll(dir)
+	}
+	if err != nil {
+		return nil, "", err
+	}
 	select {
 	case s.uploads <- struct{}{}:
 		defer func() { <-s.uploads }()
 	default:
 		return nil, "", badUpload(http.StatusServiceUnavailable, "the server is diagnosing other uploads; try again in a moment")
 	}
-	if r.ContentLength > s.limits.MaxUpload+multipartSlack {
-		return nil, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (%s, at most %s)", byteSize(r.ContentLength), byteSize(s.limits.MaxUpload))
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxUpload+multipartSlack)
-	body, name, err := uploadBody(r)
-	if err != nil {
-		return nil, "", err
-	}
-	body = io.LimitReader(body, s.limits.MaxUpload+1)
-
-	dir, err := os.MkdirTemp("", "casebook-upload-")
-	if err != nil {
-		return nil, "", fmt.Errorf("create upload directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	counted := &countingReader{r: body}
-	if _, err := extractTarGz(counted, dir, extractLimits{MaxBytes: s.limits.MaxExtracted, MaxFiles: s.limits.MaxFiles}); err != nil {
-		if counted.n > s.limits.MaxUpload {
-			return nil, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(s.limits.MaxUpload))
-		}
-		return nil, "", err
-	}
-	// Whatever follows the archive still counts against the limit.
-	_, _ = io.Copy(io.Discard, counted)
-	if counted.n > s.limits.MaxUpload {
-		return nil, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(s.limits.MaxUpload))
-	}
 	ctx, cancel := s.ctxOrTimeout(r.Context())
 	defer cancel()
 	d, err := s.diagnoser.Snapshot(ctx, dir)
-	if err != nil {
+	switch {
+	case errors.Is(err, snapshot.ErrLimit):
+		// The command-line flag that raises a limit is not the reader's to set.
+		msg := err.Error()
+		var le *snapshot.LimitError
+		if errors.As(err, &le) {
+			le.Flag = ""
+			msg = le.Error()
+		}
+		return nil, "", badUpload(http.StatusRequestEntityTooLarge, "%s", strings.ReplaceAll(msg, dir, name))
+	case errors.Is(err, snapshot.ErrEmpty):
+		return nil, "", badUpload(http.StatusUnprocessableEntity, "%s", strings.ReplaceAll(err.Error(), dir, name))
+	case err != nil:
 		return nil, "", badUpload(http.StatusBadRequest, "cannot diagnose the snapshot: %s", strings.ReplaceAll(err.Error(), dir, name))
 	}
 	if d.Time.IsZero() {
@@ -260,15 +259,81 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (*Diagnos
 	return d, name, nil
 }
 
-// uploadBody finds the archive in the request.
-func uploadBody(r *http.Request) (io.Reader, string, error) {
+// receiveArchive receives the upload into a new temporary directory, which
+// the caller removes (also on error, when it is not "").
+func (s *Server) receiveArchive(w http.ResponseWriter, r *http.Request, form bool) (dir, name string, err error) {
+	select {
+	case s.receiving <- struct{}{}:
+		defer func() { <-s.receiving }()
+	default:
+		return "", "", badUpload(http.StatusServiceUnavailable, "the server is receiving other uploads; try again in a moment")
+	}
+	// Not every ResponseWriter has a deadline (httptest's recorder). The
+	// deadline is lifted once the body is in; an upload that fails keeps it
+	// and its connection is closed, not drained.
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(s.limits.ReceiveTimeout)) == nil {
+		defer func() {
+			if err == nil {
+				_ = rc.SetReadDeadline(time.Time{})
+			} else {
+				w.Header().Set("Connection", "close")
+			}
+		}()
+	}
+	if r.ContentLength > s.limits.MaxUpload+multipartSlack {
+		return "", "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (%s, at most %s)", byteSize(r.ContentLength), byteSize(s.limits.MaxUpload))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxUpload+multipartSlack)
+	body, name, token, err := uploadBody(r)
+	if err != nil {
+		return "", "", s.slowUpload(err)
+	}
+	if form && formBody(r) && !s.formTokenOK(r, token) {
+		return "", "", badUpload(http.StatusForbidden, formTokenMessage)
+	}
+	body = io.LimitReader(body, s.limits.MaxUpload+1)
+
+	dir, err = os.MkdirTemp("", "casebook-upload-")
+	if err != nil {
+		return "", "", fmt.Errorf("create upload directory: %w", err)
+	}
+	counted := &countingReader{r: body}
+	if _, err := extractTarGz(counted, dir, extractLimits{MaxBytes: s.limits.MaxExtracted, MaxFiles: s.limits.MaxFiles}); err != nil {
+		if counted.n > s.limits.MaxUpload {
+			return dir, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(s.limits.MaxUpload))
+		}
+		return dir, "", s.slowUpload(err)
+	}
+	// Whatever follows the archive still counts against the limit.
+	if _, err := io.Copy(io.Discard, counted); err != nil {
+		return dir, "", s.slowUpload(badArchive(err, 0))
+	}
+	if counted.n > s.limits.MaxUpload {
+		return dir, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(s.limits.MaxUpload))
+	}
+	return dir, name, nil
+}
+
+// slowUpload turns the end of the receive time into a 408.
+func (s *Server) slowUpload(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+		return badUpload(http.StatusRequestTimeout, "the upload did not arrive within %s", s.limits.ReceiveTimeout)
+	}
+	return err
+}
+
+// uploadBody finds the archive in the request, and in a form the form
+// token sent before it.
+func uploadBody(r *http.Request) (body io.Reader, name, token string, err error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "multipart/form-data" {
-		return r.Body, "snapshot.tar.gz", nil
+		return r.Body, "snapshot.tar.gz", "", nil
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, "", badUpload(http.StatusBadRequest, "cannot read the form: %v", err)
+		return nil, "", "", badUpload(http.StatusBadRequest, "cannot read the form: %v", err)
 	}
 	for range 16 {
 		part, err := mr.NextPart()
@@ -277,19 +342,23 @@ func uploadBody(r *http.Request) (io.Reader, string, error) {
 		}
 		if err != nil {
 			if tooBig := maxBytesError(err); tooBig != nil {
-				return nil, "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(tooBig.Limit-multipartSlack))
+				return nil, "", "", badUpload(http.StatusRequestEntityTooLarge, "upload too large (at most %s)", byteSize(tooBig.Limit-multipartSlack))
 			}
-			return nil, "", badUpload(http.StatusBadRequest, "cannot read the form: %v", err)
+			return nil, "", "", &uploadError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("cannot read the form: %v", err), err: err}
 		}
-		if part.FormName() == uploadField {
+		switch part.FormName() {
+		case tokenField:
+			b, _ := io.ReadAll(io.LimitReader(part, 256))
+			token = string(b)
+		case uploadField:
 			name := part.FileName()
 			if name == "" {
-				return nil, "", badUpload(http.StatusBadRequest, "choose a snapshot file to upload")
+				return nil, "", "", badUpload(http.StatusBadRequest, "choose a snapshot file to upload")
 			}
-			return part, displayName(name), nil
+			return part, displayName(name), token, nil
 		}
 	}
-	return nil, "", badUpload(http.StatusBadRequest, "no snapshot in the upload: send the .tar.gz in the form field %q", uploadField)
+	return nil, "", "", badUpload(http.StatusBadRequest, "no snapshot in the upload: send the .tar.gz in the form field %q", uploadField)
 }
 
 // displayName shortens an uploaded file name for display.

@@ -28,6 +28,24 @@ type EngineDiagnoser struct {
 	Exclusions     *engine.Exclusions
 	// Timeout bounds each detector; 0 is the engine's default.
 	Timeout time.Duration
+	// UploadLimits bound what the snapshot of one upload may hold; zero
+	// takes DefaultUploadLimits.
+	UploadLimits snapshot.Limits
+}
+
+// DefaultUploadLimits bound one uploaded snapshot so that the server's
+// memory stays bounded: with Limits.Uploads diagnoses at once, the worst
+// case TestUploadMemoryCeiling builds within them keeps the heap under its
+// ceiling. Objects are capped by count (tiny objects cost most per byte)
+// and by their estimated decoded size; the bytes read, and so the files
+// being decoded at once, by MaxUnpackedBytes.
+var DefaultUploadLimits = snapshot.Limits{
+	MaxUnpackedBytes:  64 << 20,
+	MaxFileBytes:      16 << 20,
+	MaxFiles:          20000,
+	MaxObjects:        100_000,
+	MaxObjectsPerKind: 50_000,
+	MaxDecodedBytes:   128 << 20,
 }
 
 var _ Diagnoser = (*EngineDiagnoser)(nil)
@@ -56,8 +74,15 @@ func (d *EngineDiagnoser) Current(ctx context.Context) (*Diagnosis, error) {
 // Snapshot diagnoses the snapshot in dir. Warnings name files relative to
 // dir, which is a temporary directory the reader never sees.
 func (d *EngineDiagnoser) Snapshot(ctx context.Context, dir string) (*Diagnosis, error) {
-	snap, err := snapshot.Load(dir)
+	lim := d.UploadLimits
+	if lim == (snapshot.Limits{}) {
+		lim = DefaultUploadLimits
+	}
+	snap, err := snapshot.LoadContext(ctx, dir, lim)
 	if err != nil {
+		return nil, err
+	}
+	if err := snap.RequireObjects(); err != nil {
 		return nil, err
 	}
 	res, err := d.run(ctx, snap)

@@ -28,6 +28,8 @@ type page struct {
 	Query   string
 	CSS, JS string
 	Content any
+	// FormToken goes into every form that posts (see guard).
+	FormToken string
 }
 
 // T returns the UI string key in the page's language.
@@ -45,6 +47,7 @@ func (s *Server) newPage(l lang, r *http.Request, nav, title string, content any
 	p := &page{Lang: l, Title: title, Nav: nav, CSS: s.assets.url("casebook.css"), JS: s.assets.url("casebook.js"), Content: content}
 	if r != nil {
 		p.Path = r.URL.RequestURI()
+		p.FormToken = pageToken(r)
 	}
 	return p
 }
@@ -546,6 +549,10 @@ func (s *Server) matchPage(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxBody)
 		if err := r.ParseForm(); err != nil {
 			s.bodyError(w, r, err)
+			return
+		}
+		if !s.formTokenOK(r, r.PostForm.Get(tokenField)) {
+			s.errorPage(w, r, http.StatusForbidden, tr(l, "err.title"), formTokenMessage)
 			return
 		}
 		v.Submitted = true

@@ -17,9 +17,13 @@ import (
 type uploadError struct {
 	Status int
 	Msg    string
+	// err is the read error behind Msg, if any.
+	err error
 }
 
 func (e *uploadError) Error() string { return e.Msg }
+
+func (e *uploadError) Unwrap() error { return e.err }
 
 func badUpload(status int, format string, args ...any) error {
 	return &uploadError{Status: status, Msg: fmt.Sprintf(format, args...)}
@@ -137,7 +141,7 @@ func badArchive(err error, files int) error {
 		return badUpload(413, "upload too large (at most %s)", byteSize(tooBig.Limit))
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return badUpload(400, "the archive is truncated (after %d files)", files)
+		return &uploadError{Status: 400, Msg: fmt.Sprintf("the archive is truncated (after %d files)", files), err: err}
 	}
-	return badUpload(400, "not a valid .tar.gz: %v", err)
+	return &uploadError{Status: 400, Msg: fmt.Sprintf("not a valid .tar.gz: %v", err), err: err}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,8 +40,14 @@ type Limits struct {
 	MaxExtracted int64
 	MaxFiles     int
 	// Uploads is how many uploads are diagnosed at once; more are refused
-	// with 503 rather than queued.
+	// with 503 rather than queued. An upload takes its slot once its body
+	// has arrived.
 	Uploads int
+	// Receiving is how many uploads may be arriving at once, and
+	// ReceiveTimeout how long one may take to arrive: a slow client holds
+	// a receiving slot for that long at most, and no diagnosis slot.
+	Receiving      int
+	ReceiveTimeout time.Duration
 	// DiagnoseTimeout bounds one diagnosis.
 	DiagnoseTimeout time.Duration
 }
@@ -52,6 +59,8 @@ var DefaultLimits = Limits{
 	MaxExtracted:    512 << 20,
 	MaxFiles:        20000,
 	Uploads:         2,
+	Receiving:       8,
+	ReceiveTimeout:  time.Minute,
 	DiagnoseTimeout: 2 * time.Minute,
 }
 
@@ -77,6 +86,10 @@ type Options struct {
 	Limits Limits
 	// ErrorLog receives errors the reader cannot act on; nil discards them.
 	ErrorLog io.Writer
+	// AllowedHosts are the host names (Host header, without port) the
+	// server answers to besides IP addresses and localhost; any other is
+	// refused, so that a DNS-rebinding page cannot read it.
+	AllowedHosts []string
 }
 
 // Server is the casebook web UI. It is safe for concurrent use.
@@ -95,7 +108,11 @@ type Server struct {
 	assets  *assets
 	mux     *http.ServeMux
 	uploads chan struct{}
-	current *currentDiagnosis
+	// receiving bounds the uploads being received, which hold no
+	// diagnosis slot until their body is in.
+	receiving chan struct{}
+	guard     *guard
+	current   *currentDiagnosis
 
 	// casePages holds every case page, rendered at start for each
 	// language: the library is immutable, so serving a case is a map
@@ -130,6 +147,8 @@ func New(opts Options) (*Server, error) {
 		s.matcher = search.NewMatcher(s.lib.Cases)
 	}
 	s.uploads = make(chan struct{}, s.limits.Uploads)
+	s.receiving = make(chan struct{}, s.limits.Receiving)
+	s.guard = newGuard(opts.AllowedHosts)
 	s.current = &currentDiagnosis{ttl: opts.DiagnoseTTL}
 	var err error
 	if s.assets, err = loadAssets(); err != nil {
@@ -163,6 +182,12 @@ func withDefaults(l Limits) Limits {
 	if l.Uploads > 0 {
 		d.Uploads = l.Uploads
 	}
+	if l.Receiving > 0 {
+		d.Receiving = l.Receiving
+	}
+	if l.ReceiveTimeout > 0 {
+		d.ReceiveTimeout = l.ReceiveTimeout
+	}
 	if l.DiagnoseTimeout > 0 {
 		d.DiagnoseTimeout = l.DiagnoseTimeout
 	}
@@ -178,7 +203,7 @@ func (s *Server) Close() error {
 }
 
 // Handler returns the server's HTTP handler, with the security headers.
-func (s *Server) Handler() http.Handler { return securityHeaders(s.mux) }
+func (s *Server) Handler() http.Handler { return securityHeaders(s.guarded(s.mux)) }
 
 // NewHTTPServer returns an http.Server for h on addr with timeouts, so a
 // slow or stalled client cannot hold a connection open for ever.
@@ -296,13 +321,27 @@ func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
 }
 
-// localPath returns p when it is a path on this server, "/" otherwise, so
-// the language toggle cannot be used to send a reader elsewhere.
-func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+// localPath returns next when it is a path on this server, "/" otherwise,
+// so that the language toggle cannot send a reader elsewhere. It judges the
+// URL as parsed, and refuses what browsers read differently from Go: a
+// backslash (a slash to them), control characters (dropped by them, so
+// "/\t/evil.com" is "//evil.com") and a path that decodes to "//".
+func localPath(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		confusable(next) || confusable(u.Path) || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
-	return p
+	out := u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
+}
+
+// confusable reports whether s holds a backslash or a control character.
+func confusable(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
 }
 
 // logf reports an error the reader cannot act on.

@@ -39,7 +39,9 @@ component: %s
 severity: %s
 types: [runtime-error]
 signals:
-  - 'Insufficient memory'
+  - text: 'Insufficient memory'
+    source: kubernetes/kubernetes@v1.30.0:pkg/scheduler/framework/plugins/noderesources/fit.go#L60
+    versions: 'Kubernetes v1.30 and later'
 related: [K-001]
 references:
   - https://docs.k3s.io/
@@ -161,12 +163,39 @@ func newTestServer(t testing.TB, opts Options) *Server {
 		lib, fsys := testLibrary(t)
 		opts.Library, opts.CasesFS, opts.Prefix = lib, fsys, "cases/"
 	}
+	if opts.AllowedHosts == nil {
+		// httptest.NewRequest's host.
+		opts.AllowedHosts = []string{"example.com"}
+	}
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+var formTokenRE = regexp.MustCompile(`name="form_token" value="([^"]+)"`)
+
+// formSession loads the match page as a browser would, and returns the
+// cookie and the form token to send a form back with.
+func formSession(t testing.TB, h http.Handler) (cookie, token string) {
+	t.Helper()
+	res := do(t, h, "GET", "/match", nil)
+	m := formTokenRE.FindStringSubmatch(res.Body)
+	cs := res.Cookies()
+	if m == nil || len(cs) == 0 {
+		t.Fatalf("the match page has no form token (cookies %v)", cs)
+	}
+	return cs[0].Name + "=" + cs[0].Value, m[1]
+}
+
+// postForm posts a form the way the page does, with its token.
+func postForm(t testing.TB, h http.Handler, target string, form url.Values) response {
+	t.Helper()
+	cookie, token := formSession(t, h)
+	form.Set(tokenField, token)
+	return do(t, h, "POST", target, strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded", "Cookie", cookie)
 }
 
 type response struct {
@@ -457,7 +486,7 @@ func TestXSS(t *testing.T) {
 		"home":           do(t, h, "GET", "/", nil).Body,
 		"search query":   do(t, h, "GET", "/search?q="+url.QueryEscape(xssPayload), nil).Body,
 		"search hits":    do(t, h, "GET", "/search?q=alert+xss+img", nil).Body,
-		"match":          do(t, h, "POST", "/match", strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded").Body,
+		"match":          postForm(t, h, "/match", form).Body,
 		"diagnose":       do(t, h, "GET", "/diagnose", nil).Body,
 		"not found":      do(t, h, "GET", "/cases/"+url.PathEscape(xssPayload), nil).Body,
 		"bad filter":     do(t, h, "GET", "/?component="+url.QueryEscape(xssPayload), nil).Body,
@@ -511,7 +540,7 @@ func TestMatch(t *testing.T) {
 	text := "Events:\n  Warning  FailedScheduling  default-scheduler  0/3 nodes are available: 3 Insufficient memory."
 	t.Run("page", func(t *testing.T) {
 		form := url.Values{"text": {text}}
-		body := do(t, h, "POST", "/match", strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded").Body
+		body := postForm(t, h, "/match", form).Body
 		for _, want := range []string{`class="matches"`, `<code class="sig">Insufficient memory</code>`, `第 2 行`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("match page lacks %s", want)
@@ -519,14 +548,14 @@ func TestMatch(t *testing.T) {
 		}
 	})
 	t.Run("page empty", func(t *testing.T) {
-		body := do(t, h, "POST", "/match", strings.NewReader("text=+"), "Content-Type", "application/x-www-form-urlencoded").Body
+		body := postForm(t, h, "/match", url.Values{"text": {" "}}).Body
 		if !strings.Contains(body, "请先粘贴") {
 			t.Error("empty match text is not explained")
 		}
 	})
 	t.Run("page no match", func(t *testing.T) {
 		form := url.Values{"text": {"java.lang.NullPointerException at com.example.Foo.bar(Foo.java:42)"}}
-		body := do(t, h, "POST", "/match", strings.NewReader(form.Encode()), "Content-Type", "application/x-www-form-urlencoded").Body
+		body := postForm(t, h, "/match", form).Body
 		if !strings.Contains(body, "没有已知案例") {
 			t.Error("no-match is not said")
 		}
@@ -559,7 +588,7 @@ func TestMatch(t *testing.T) {
 	}
 	// A form larger than the body limit is refused with 413.
 	big := url.Values{"text": {strings.Repeat("y", 2<<20)}}
-	if res := do(t, h, "POST", "/match", strings.NewReader(big.Encode()), "Content-Type", "application/x-www-form-urlencoded"); res.StatusCode != 413 {
+	if res := postForm(t, h, "/match", big); res.StatusCode != 413 {
 		t.Errorf("oversized match form: status %d, want 413", res.StatusCode)
 	}
 }
@@ -635,11 +664,14 @@ type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
-func multipartBody(t testing.TB, field, filename string, data []byte) (io.Reader, string) {
+func multipartBody(t testing.TB, field, filename string, data []byte, token ...string) (io.Reader, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("note", "hello")
+	for _, tok := range token {
+		_ = mw.WriteField(tokenField, tok)
+	}
 	fw, err := mw.CreateFormFile(field, filename)
 	if err != nil {
 		t.Fatal(err)
@@ -654,6 +686,7 @@ func TestUpload(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	s := newTestServer(t, Options{Diagnoser: snapshotDiagnoser(t), Limits: Limits{MaxUpload: 64 << 10, MaxExtracted: 1 << 20, MaxFiles: 10}})
 	h := s.Handler()
+	cookie, token := formSession(t, h)
 	good := tarGz(t, tarEntry{name: "cluster/nodes.yaml", body: "kind: NodeList\n"}, tarEntry{name: "./cluster/pods.yaml", body: "kind: PodList\n"})
 	many := make([]tarEntry, 11)
 	for i := range many {
@@ -699,9 +732,9 @@ func TestUpload(t *testing.T) {
 					if field == "" {
 						field = uploadField
 					}
-					body, ct = multipartBody(t, field, "bundle.tar.gz", tt.data)
+					body, ct = multipartBody(t, field, "bundle.tar.gz", tt.data, token)
 				}
-				res := do(t, h, "POST", target, body, "Content-Type", ct)
+				res := do(t, h, "POST", target, body, "Content-Type", ct, "Cookie", cookie)
 				if res.StatusCode != tt.status {
 					t.Fatalf("status %d, want %d\n%.800s", res.StatusCode, tt.status, res.Body)
 				}
