@@ -23,7 +23,7 @@ var clientPackages = map[string]bool{
 // TestOnlyReproduceWrites proves the read-only rule at the source: in the
 // whole module (tests and the e2e module aside), a file that builds a
 // cluster client either is internal/reproduce, the one writer, or wraps
-// the config in live.ReadOnly (a file that only reads a config, as
+// the config in live.ReadOnly or live.ReadOnlyAt (a file that only reads a config, as
 // rest.InClusterConfig, builds no client), the guard internal/live's tests prove
 // refuses every verb but GET and every Secret read.
 func TestOnlyReproduceWrites(t *testing.T) {
@@ -70,7 +70,7 @@ func TestOnlyReproduceWrites(t *testing.T) {
 		for _, ctor := range []string{"NewForConfig", "RESTClientFor", "NewDiscoveryClientForConfig", "HTTPClientFor", "NewForConfigAndClient"} {
 			builds = builds || strings.Contains(string(src), ctor+"(")
 		}
-		if builds && !strings.Contains(string(src), "Wrap(ReadOnly)") && !strings.Contains(string(src), "Wrap(live.ReadOnly)") {
+		if builds && !strings.Contains(string(src), "Wrap(ReadOnly") && !strings.Contains(string(src), "Wrap(live.ReadOnly") {
 			t.Errorf("%s builds a cluster client (%s) without the read-only guard; only internal/reproduce may write", rel, strings.Join(clients, ", "))
 		}
 		return nil
