@@ -88,7 +88,14 @@ kwok_config() {
     pod/chaos/pod-container-running-failed.yaml; do
     [ "$first" = 1 ] || echo "---" >>"$WORK/kwok.yaml"
     first=0
-    cat "$src/$f" >>"$WORK/kwok.yaml"
+    # The stock pod stages wait 1 s plus up to 5 s of jitter at each step
+    # (create, ready, complete); the lab waits 0.2 s plus up to 0.5 s so a
+    # rollout of a few pods takes seconds, not a minute.
+    case "$f" in
+      pod/general/*) sed -e 's/durationMilliseconds: 1000$/durationMilliseconds: 200/' \
+        -e 's/jitterDurationMilliseconds: 5000$/jitterDurationMilliseconds: 500/' "$src/$f" >>"$WORK/kwok.yaml" ;;
+      *) cat "$src/$f" >>"$WORK/kwok.yaml" ;;
+    esac
   done
   echo "---" >>"$WORK/kwok.yaml"
   cat "$ROOT/e2e/lab/stages.yaml" >>"$WORK/kwok.yaml"
