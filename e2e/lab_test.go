@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -145,5 +146,47 @@ func TestLabReproduceCLI(t *testing.T) {
 	}
 	if _, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("namespace %s left behind", ns)
+	}
+}
+
+// TestLabReproduceInterrupted cancels a run once the case is found, as
+// Ctrl-C does: the run must still remove everything it created.
+func TestLabReproduceInterrupted(t *testing.T) {
+	cfg, _ := connectLab(t)
+	lib := library(t)
+	all, err := reproduce.LoadAll(repros.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := all["W-007"] // it has a cluster-scoped RuntimeClass to remove too
+	lab, err := reproduce.NewLab(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := live.New(cfg, live.Options{Namespace: r.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := reproduce.Run(ctx, lab, r, reproduce.RunOptions{
+		Diagnose: func(ctx context.Context) ([]casebook.Finding, error) { return diagnose(t, src, lib).Findings, nil },
+		Poll:     time.Second,
+		Progress: func(format string, args ...any) {
+			if strings.HasPrefix(format, "%s found after") {
+				cancel()
+			}
+		},
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if got := strings.Join(res.Removed, ", "); got != "RuntimeClass casebook-lab-wasmedge, Namespace casebook-lab-w-007" {
+		t.Errorf("removed %q", got)
+	}
+	assertGone(t, cfg, r.Namespace())
+	kc := kubernetes.NewForConfigOrDie(cfg)
+	if _, err := kc.NodeV1().RuntimeClasses().Get(context.Background(), "casebook-lab-wasmedge", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("RuntimeClass casebook-lab-wasmedge left behind (err %v)", err)
 	}
 }

@@ -34,18 +34,7 @@ WORK="${CASEBOOK_LAB_WORK:-$ROOT/e2e/.lab}"
 
 log() { echo "lab-env: $*" >&2; }
 
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  log "no free port found"
-  return 1
-}
+. "$ROOT/scripts/env-lib.sh"
 
 build() {
   "$ROOT/scripts/e2e-env.sh" build
@@ -186,21 +175,6 @@ export CASEBOOK_LAB_WORK=$WORK
 EOF
   log "lab up in $((SECONDS - t0))s: API server $URL, controller-manager :$kcm_port, scheduler :$sched_port, kwok :$kwok_port, 3 nodes; kubeconfig $kc"
   cat "$WORK/env"
-}
-
-stop_pid() {
-  local f="$1" pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
 }
 
 down() {
