@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -66,16 +67,6 @@ var ErrForbidden = errors.New("forbidden")
 // ErrNotServed is wrapped by Source errors for kinds the cluster does not serve.
 var ErrNotServed = errors.New("not served by the cluster")
 
-// Detector finds one case in cluster state.
-type Detector interface {
-	// CaseID is the ID of the case the detector finds ("K-002").
-	CaseID() string
-	// Detect reads src and returns what it found. It may return findings
-	// together with an error that says which checks it could not make
-	// (a forbidden kind, say); the findings still count.
-	Detect(ctx context.Context, src Source) ([]Finding, error)
-}
-
 // ObjectRef names a cluster object.
 type ObjectRef struct {
 	Kind      string `json:"kind" yaml:"kind"`
@@ -94,6 +85,9 @@ func (r ObjectRef) String() string {
 // Finding is one case found in cluster state: which case, on which objects,
 // why, with the evidence quoted verbatim and where to start investigating.
 type Finding struct {
+	// ID names the finding within its report ("S-001/no-default-storage-class/PersistentVolumeClaim/historian/data-historian-0"),
+	// for the links between findings.
+	ID     string `json:"id" yaml:"id"`
 	CaseID string `json:"case" yaml:"case"`
 	// Severity is the case's severity; the engine fills it from the library.
 	Severity Severity `json:"severity" yaml:"severity"`
@@ -102,15 +96,72 @@ type Finding struct {
 	// grouped into one, listing all their objects.
 	Cause   string      `json:"cause" yaml:"cause"`
 	Objects []ObjectRef `json:"objects" yaml:"objects"`
-	// Message says in one line what is wrong, without naming the objects.
-	Message string `json:"message" yaml:"message"`
+	// Message says in one line what is wrong, without naming the objects;
+	// MessageZH says the same in Chinese.
+	Message   string `json:"message" yaml:"message"`
+	MessageZH string `json:"message_zh" yaml:"message_zh"`
 	// Evidence quotes what the cluster says, verbatim: an event message, a
-	// condition, a status field. Each item is prefixed with where it comes
-	// from ("Event FailedScheduling: ...").
-	Evidence []string `json:"evidence" yaml:"evidence"`
-	// NextStep is the case's first investigation step; the engine fills it
-	// from the library.
+	// condition, a status field, each with the object and field it comes
+	// from.
+	Evidence []Evidence `json:"evidence" yaml:"evidence"`
+	// CausedBy lists the IDs of the findings that explain this one (its
+	// root causes, one step up); Causes the findings it explains. A
+	// finding with no CausedBy is a root cause.
+	CausedBy []string `json:"caused_by,omitempty" yaml:"caused_by,omitempty"`
+	Causes   []string `json:"causes,omitempty" yaml:"causes,omitempty"`
+	// Next are the commands to run next, for this finding's own objects,
+	// each tied to the step of the case's investigation it comes from.
+	Next []Step `json:"next,omitempty" yaml:"next,omitempty"`
+	// NextStep is advice in words where no command applies (inspect's
+	// findings about a file).
 	NextStep string `json:"next_step,omitempty" yaml:"next_step,omitempty"`
+}
+
+// Step is a command to run next: a command line that can be pasted as is,
+// where it runs, and the step of the case it comes from.
+type Step struct {
+	Command string `json:"command" yaml:"command"`
+	// Node names the node the command runs on (a shell there); empty for
+	// kubectl commands, which run wherever the kubeconfig is.
+	Node string `json:"node,omitempty" yaml:"node,omitempty"`
+	// Ref points at the case step: "K-002#排查过程" and its number.
+	Ref    string `json:"ref" yaml:"ref"`
+	StepNo int    `json:"step" yaml:"step"`
+	// Title is the step's title in the case (Chinese).
+	Title string `json:"title,omitempty" yaml:"title,omitempty"`
+	// Objects are the cluster objects the command names.
+	Objects []ObjectRef `json:"objects,omitempty" yaml:"objects,omitempty"`
+}
+
+// Evidence is one thing the cluster says, quoted: the object it comes from,
+// the field (or event) of that object, and the text verbatim. Evidence
+// about the cluster as a whole ("no StorageClass is marked default") names
+// the kind it is about and no object name.
+type Evidence struct {
+	Object ObjectRef `json:"object" yaml:"object"`
+	Field  string    `json:"field,omitempty" yaml:"field,omitempty"`
+	Text   string    `json:"text" yaml:"text"`
+}
+
+// String returns the evidence on one line: "Pod shop/api-1 status.phase: Pending".
+func (e Evidence) String() string {
+	var b strings.Builder
+	if e.Object.Name != "" {
+		b.WriteString(e.Object.String())
+	}
+	if e.Field != "" {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(e.Field)
+	}
+	if e.Text != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Text)
+	}
+	return b.String()
 }
 
 // Warning is something that kept a diagnosis from being complete: a
@@ -177,6 +228,42 @@ func (c *Case) FirstStep() string {
 	}
 	return step
 }
+
+// InvestigationStep returns the title of step n (from 1) of the case's
+// 排查过程 section, as plain text without Markdown emphasis, or "".
+func (c *Case) InvestigationStep(n int) string {
+	s := c.Section("排查过程")
+	if s == nil {
+		return ""
+	}
+	fence := ""
+	for _, ln := range strings.Split(s.Text, "\n") {
+		t := strings.TrimSpace(ln)
+		if fence != "" {
+			if strings.HasPrefix(t, fence) {
+				fence = ""
+			}
+			continue
+		}
+		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			fence = t[:3]
+			continue
+		}
+		if m := numberedStep.FindStringSubmatch(ln); m != nil && m[1] == strconv.Itoa(n) {
+			title := plainMarkdown(m[2])
+			// The bold lead is the title; what follows is explanation.
+			if strings.HasPrefix(strings.TrimSpace(m[2]), "**") {
+				if i := strings.Index(m[2][2:], "**"); i >= 0 {
+					title = plainMarkdown(m[2][2 : 2+i])
+				}
+			}
+			return title
+		}
+	}
+	return ""
+}
+
+var numberedStep = regexp.MustCompile(`^\s{0,3}(\d+)[.)、]\s+(.+)$`)
 
 func nextStep(step, cmd string) string {
 	return strings.TrimRight(step, "：:") + " → " + cmd

@@ -20,7 +20,9 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/cases"
 	"github.com/casebook-dev/casebook/internal/benchdata"
+	"github.com/casebook-dev/casebook/internal/caseload"
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/live"
@@ -193,17 +195,22 @@ func BenchmarkLiveListOnly(b *testing.B) {
 }
 
 // BenchmarkLiveDiagnose diagnoses the loaded cluster live: casebook's live
-// source (read-only guard, paginated, four lists at a time) under every
-// detector.
+// source (read-only guard, paginated, four lists at a time) under the CLI's
+// detector set (dedicated detectors and signal matches).
 func BenchmarkLiveDiagnose(b *testing.B) {
 	c := benchCluster(b)
 	ctx := context.Background()
+	lib, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ds := detectors.Set(lib.Cases)
 	for b.Loop() {
 		src, err := live.New(c.admin, live.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := engine.Run(ctx, src, detectors.All(), engine.Options{})
+		res, err := engine.Run(ctx, src, ds, engine.Options{Case: lib.Get})
 		if err != nil {
 			b.Fatal(err)
 		}

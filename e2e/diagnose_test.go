@@ -28,7 +28,6 @@ import (
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/live"
-	"github.com/casebook-dev/casebook/internal/report"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
 
@@ -186,7 +185,7 @@ func TestCLIDiagnoseLive(t *testing.T) {
 	if code != cli.ExitFindings {
 		t.Fatalf("snapshot: exit %d; stderr:\n%s", code, stderr)
 	}
-	var l, s report.Diagnosis
+	var l, s casebook.Report
 	if err := json.Unmarshal([]byte(liveOut), &l); err != nil {
 		t.Fatalf("live output is not JSON: %v\n%s", err, liveOut)
 	}
@@ -205,7 +204,7 @@ func TestCLIDiagnoseLive(t *testing.T) {
 	if code != cli.ExitFindings {
 		t.Fatalf("-n kube-system: exit %d; stderr:\n%s", code, stderr)
 	}
-	var ns report.Diagnosis
+	var ns casebook.Report
 	if err := json.Unmarshal([]byte(out), &ns); err != nil {
 		t.Fatal(err)
 	}

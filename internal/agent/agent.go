@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/web"
 )
 
 // Case is a case the agent reports on even when it finds nothing, so that
@@ -31,7 +30,7 @@ type Case struct {
 type Options struct {
 	// Diagnose runs one diagnosis of the cluster. It is called once per
 	// interval, never concurrently with itself.
-	Diagnose func(ctx context.Context) (*web.Diagnosis, error)
+	Diagnose func(ctx context.Context) (*casebook.Report, error)
 	// Name names the source before the first diagnosis ("this cluster");
 	// afterwards the last diagnosis's Source is shown.
 	Name string
@@ -42,15 +41,16 @@ type Options struct {
 	// Cases are reported with 0 findings when nothing is found.
 	Cases []Case
 	// Uploads diagnoses uploaded snapshots; nil refuses uploads.
-	Uploads func(ctx context.Context, dir string) (*web.Diagnosis, error)
+	Uploads func(ctx context.Context, dir string) (*casebook.Report, error)
 	// Log receives a line per diagnosis; nil discards them.
 	Log io.Writer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
 
-// Agent is a web.Diagnoser whose Current is the last good diagnosis of the
-// cluster, refreshed by Run. It is safe for concurrent use.
+// Agent is the web UI's diagnoser (it satisfies web.Diagnoser, checked
+// where the two are wired together) whose Current is the last good
+// diagnosis of the cluster, refreshed by Run. It is safe for concurrent use.
 type Agent struct {
 	opts Options
 	reg  *prometheus.Registry
@@ -63,13 +63,11 @@ type Agent struct {
 	runs     prometheus.Counter
 
 	mu      sync.RWMutex
-	last    *web.Diagnosis // last good diagnosis
-	lastErr error          // error of the latest run, nil if it succeeded
-	done    chan struct{}  // closed after the first run, good or not
+	last    *casebook.Report // last good diagnosis
+	lastErr error            // error of the latest run, nil if it succeeded
+	done    chan struct{}    // closed after the first run, good or not
 	once    sync.Once
 }
-
-var _ web.Diagnoser = (*Agent)(nil)
 
 // ErrNotYet is what Current returns before the first diagnosis ends.
 var ErrNotYet = errors.New("the agent's first diagnosis of the cluster is still running; reload in a moment")
@@ -228,7 +226,7 @@ func (a *Agent) Source() string {
 // Current returns the last good diagnosis without reading the cluster, so
 // readers of the UI and API never add load to it. Before the first
 // diagnosis it fails with ErrNotYet, or with the first run's error.
-func (a *Agent) Current(context.Context) (*web.Diagnosis, error) {
+func (a *Agent) Current(context.Context) (*casebook.Report, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.last != nil {
@@ -241,7 +239,7 @@ func (a *Agent) Current(context.Context) (*web.Diagnosis, error) {
 }
 
 // Snapshot diagnoses an uploaded snapshot when uploads are enabled.
-func (a *Agent) Snapshot(ctx context.Context, dir string) (*web.Diagnosis, error) {
+func (a *Agent) Snapshot(ctx context.Context, dir string) (*casebook.Report, error) {
 	if a.opts.Uploads == nil {
 		return nil, ErrUploadsOff
 	}

@@ -239,12 +239,12 @@ type flaky struct {
 	calls atomic.Int64
 }
 
-func (f *flaky) diagnose(context.Context) (*web.Diagnosis, error) {
+func (f *flaky) diagnose(context.Context) (*casebook.Report, error) {
 	n := f.calls.Add(1)
 	if f.fail.Load() {
 		return nil, errors.New("cluster at https://10.43.0.1:443 does not answer")
 	}
-	return &web.Diagnosis{Source: "cluster test", Findings: []casebook.Finding{
+	return &casebook.Report{Source: "cluster test", Findings: []casebook.Finding{
 		{CaseID: "K-002", Severity: casebook.SeverityMajor, Message: "run " + string(rune('0'+n))},
 		{CaseID: "K-002", Severity: casebook.SeverityMajor, Cause: "other"},
 		{CaseID: "N-002", Severity: casebook.SeverityCritical},
@@ -294,8 +294,8 @@ func TestFailureKeepsLastGood(t *testing.T) {
 
 	// Recovery replaces the result; a case no longer found drops to 0.
 	f.fail.Store(false)
-	a.opts.Diagnose = func(context.Context) (*web.Diagnosis, error) {
-		return &web.Diagnosis{Source: "cluster test"}, nil
+	a.opts.Diagnose = func(context.Context) (*casebook.Report, error) {
+		return &casebook.Report{Source: "cluster test"}, nil
 	}
 	if err := a.DiagnoseOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -383,7 +383,7 @@ func TestRunHonoursInterval(t *testing.T) {
 
 func TestRunTimeoutCountsAsError(t *testing.T) {
 	a := New(Options{Interval: time.Hour, RunTimeout: 20 * time.Millisecond,
-		Diagnose: func(ctx context.Context) (*web.Diagnosis, error) {
+		Diagnose: func(ctx context.Context) (*casebook.Report, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}})
@@ -399,7 +399,7 @@ func TestRunTimeoutCountsAsError(t *testing.T) {
 	}
 
 	// A run cut short by shutdown is not a cluster error.
-	b := New(Options{Interval: time.Hour, Diagnose: func(ctx context.Context) (*web.Diagnosis, error) {
+	b := New(Options{Interval: time.Hour, Diagnose: func(ctx context.Context) (*casebook.Report, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}})

@@ -27,10 +27,10 @@ type AgentOptions struct {
 	IO        *IOStreams
 	Library   func() (*caseload.Library, error)
 	CasesFS   func() (fs.FS, string)
-	Detectors func() []casebook.Detector
+	Detectors func() []engine.Detector
 	// Signals, when set, adds detectors built from the library: the
 	// text-based signal matches of the cases without a dedicated detector.
-	Signals func(cases []*casebook.Case) []casebook.Detector
+	Signals func(cases []*casebook.Case) []engine.Detector
 	Cluster *ClusterOptions
 
 	Addr     string
@@ -155,7 +155,7 @@ func agentRun(ctx context.Context, opts *AgentOptions) error {
 	a := agent.New(agent.Options{
 		// A new source per run: CRDs installed since (Gatekeeper's) are
 		// discovered, and a cluster that was down is reconnected.
-		Diagnose: func(ctx context.Context) (*web.Diagnosis, error) {
+		Diagnose: func(ctx context.Context) (*casebook.Report, error) {
 			src, desc, err := connect(ctx)
 			if err != nil {
 				return nil, err
@@ -170,6 +170,7 @@ func agentRun(ctx context.Context, opts *AgentOptions) error {
 		Log:        opts.IO.ErrOut,
 	})
 
+	var _ web.Diagnoser = a
 	fsys, prefix := opts.CasesFS()
 	// Every request reads the agent's last diagnosis, which costs nothing:
 	// a one-second TTL makes the UI show each new one at once.

@@ -15,6 +15,7 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/progress"
 	"github.com/casebook-dev/casebook/internal/redact"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
@@ -29,11 +30,13 @@ type CollectOptions struct {
 	// Source replaces the live cluster in tests.
 	Source func(ctx context.Context) (casebook.Source, string, error)
 	Now    func() time.Time
+	// Progress, when set, returns what shows the collection's progress.
+	Progress func(what string, kinds, detectors int) progress.Observer
 }
 
 // NewCmdCollect builds `casebook collect`.
 func NewCmdCollect(f *Factory, runF func(*CollectOptions) error) *cobra.Command {
-	opts := &CollectOptions{IO: f.IO, Now: time.Now}
+	opts := &CollectOptions{IO: f.IO, Now: time.Now, Progress: f.progress}
 	cmd := &cobra.Command{
 		Use:   "collect -o bundle.tar.gz [cluster flags]",
 		Short: "Capture a cluster's state as a snapshot to diagnose later, elsewhere",
@@ -101,6 +104,12 @@ func collectRun(ctx context.Context, opts *CollectOptions) error {
 	if err != nil {
 		return err
 	}
+	var prog progress.Observer
+	if opts.Progress != nil {
+		prog = opts.Progress("collect", 0, 0)
+		defer progress.Done(prog) // on the error paths
+		src = progress.Source(src, prog)
+	}
 	var buf bytes.Buffer
 	w := snapshot.NewWriter(&buf, opts.Now().UTC(), red)
 	var notes []string
@@ -128,6 +137,7 @@ func collectRun(ctx context.Context, opts *CollectOptions) error {
 		return err
 	}
 	objects += custom
+	progress.Done(prog)
 	readme := fmt.Sprintf(`casebook snapshot bundle
 
 Collected: %s

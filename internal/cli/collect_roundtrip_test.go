@@ -93,7 +93,11 @@ func findingKeys(fs []casebook.Finding) string {
 func findingEvidence(fs []casebook.Finding) string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, f.Message+"\n"+strings.Join(f.Evidence, "\n"))
+		lines := []string{f.Message}
+		for _, e := range f.Evidence {
+			lines = append(lines, e.String())
+		}
+		out = append(out, strings.Join(lines, "\n"))
 	}
 	sort.Strings(out)
 	return strings.Join(out, "\n")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/live"
+	"github.com/casebook-dev/casebook/internal/progress"
 	"github.com/casebook-dev/casebook/internal/report"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
@@ -23,17 +25,24 @@ import (
 type DiagnoseOptions struct {
 	IO        *IOStreams
 	Library   func() (*caseload.Library, error)
-	Detectors func() []casebook.Detector
+	Detectors func() []engine.Detector
 	// Signals, when set, adds detectors built from the library: the
 	// text-based signal matches of the cases without a dedicated detector.
-	Signals func(cases []*casebook.Case) []casebook.Detector
+	Signals func(cases []*casebook.Case) []engine.Detector
 	Cluster *ClusterOptions
+	// Progress, when set, returns what shows progress of a live diagnosis.
+	Progress func(what string, kinds, detectors int) progress.Observer
 
 	Snapshot string
 	Output   string
-	FailOn   string
-	Config   string
-	Timeout  time.Duration
+	// Lang is the language of the findings in table and Markdown output:
+	// zh or en; empty follows LC_ALL, LC_MESSAGES, LANG.
+	Lang string
+	// Getenv reads the locale; nil is os.Getenv.
+	Getenv  func(string) string
+	FailOn  string
+	Config  string
+	Timeout time.Duration
 	// Limits bound reading the snapshot.
 	Limits snapshot.Limits
 }
@@ -137,7 +146,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 
 // NewCmdDiagnose builds `casebook diagnose`.
 func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
-	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch}
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch, Progress: f.progress}
 	cmd := &cobra.Command{
 		Use:   "diagnose [--snapshot PATH | cluster flags]",
 		Short: "Find known cases in a live cluster or an offline snapshot",
@@ -168,6 +177,7 @@ or above --fail-on.`,
 	opts.Cluster = newClusterOptions(cmd)
 	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "diagnose the snapshot at `PATH` (directory, .tar.gz or file) instead of a live cluster")
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table, json, yaml or markdown")
+	cmd.Flags().StringVar(&opts.Lang, "lang", "", "language of the findings: zh or en (default from LC_ALL, LC_MESSAGES or LANG; zh when they say neither)")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "minor", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (by case, namespace, object name pattern)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
@@ -194,6 +204,10 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		ctx = context.Background()
 	}
 	if err := outputFlag(opts.Output, "table", "json", "yaml", "markdown"); err != nil {
+		return err
+	}
+	lang, err := findingsLang(opts.Lang, opts.Getenv)
+	if err != nil {
 		return err
 	}
 	rank, err := failRank(opts.FailOn)
@@ -228,10 +242,7 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 			snap.Namespace = *ns
 		}
 		src, warnings = snap, snap.Warnings
-		source = fmt.Sprintf("snapshot %s (%d files)", opts.Snapshot, snap.Files)
-		if snap.Namespace != "" {
-			source += ", namespace " + snap.Namespace
-		}
+		source = snapshotName(opts.Snapshot, snap)
 	} else {
 		s, desc, err := opts.Cluster.connect(ctx)
 		if err != nil {
@@ -244,24 +255,19 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	if opts.Signals != nil {
 		ds = append(ds, opts.Signals(lib.Cases)...)
 	}
-	res, err := engine.Run(ctx, src, ds, engine.Options{
-		Timeout:    opts.Timeout,
-		Case:       lib.Get,
-		Exclusions: excl,
-	})
+	var prog progress.Observer
+	if opts.Snapshot == "" && opts.Progress != nil {
+		prog = opts.Progress("diagnose", 0, len(ds))
+	}
+	d, err := engine.Diagnose(ctx, progress.Source(src, prog), ds, engine.Diagnosis{Source: source, SourceWarnings: warnings},
+		engine.Options{Timeout: opts.Timeout, Case: lib.Get, Exclusions: excl, DetectorDone: progress.DetectorDone(prog)})
+	progress.Done(prog)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return &exitError{Code: ExitError, Err: errors.New("interrupted")}
 		}
 		return err
 	}
-	d := &report.Diagnosis{Source: source, Findings: res.Findings, Warnings: append(warnings, res.Warnings...), Cases: map[string]report.CaseTitle{}}
-	for _, f := range res.Findings {
-		if c, ok := lib.Get(f.CaseID); ok {
-			d.Cases[f.CaseID] = report.CaseTitle{Title: c.Title, TitleEN: c.TitleEN}
-		}
-	}
-	d.Summarize(res.Excluded)
 
 	switch opts.Output {
 	case "json":
@@ -269,19 +275,52 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	case "yaml":
 		err = report.YAML(opts.IO.Out, d)
 	case "markdown":
-		err = report.FindingsMarkdown(opts.IO.Out, d)
+		err = report.Markdown(opts.IO.Out, d, lang)
 	default:
-		err = report.FindingsTable(opts.IO.Out, d, opts.IO.Color)
+		err = report.DiagnoseTable(opts.IO.Out, d, opts.IO.Color, lang)
 	}
 	if err != nil {
 		return err
 	}
-	for _, f := range res.Findings {
-		if f.Severity.Rank() >= rank {
-			return silentExit(ExitFindings)
-		}
+	if d.Fails(rank) {
+		return silentExit(ExitFindings)
 	}
 	return nil
+}
+
+// snapshotName describes a snapshot as reports name their source; serve
+// names its snapshot the same way, so both give the same report.
+func snapshotName(path string, snap *snapshot.Snapshot) string {
+	name := fmt.Sprintf("snapshot %s (%d files)", path, snap.Files)
+	if snap.Namespace != "" {
+		name += ", namespace " + snap.Namespace
+	}
+	return name
+}
+
+// findingsLang picks the language of the findings: --lang, else the
+// locale (LC_ALL, LC_MESSAGES, LANG, the first one set), else Chinese, the
+// language of the cases.
+func findingsLang(flag string, getenv func(string) string) (report.Lang, error) {
+	if flag != "" {
+		l, ok := report.ParseLang(flag)
+		if !ok || (flag != "zh" && flag != "en") {
+			return "", usageErrorf("--lang %q: want zh or en", flag)
+		}
+		return l, nil
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if s := getenv(v); s != "" {
+			if l, ok := report.ParseLang(s); ok {
+				return l, nil
+			}
+			break
+		}
+	}
+	return report.ZH, nil
 }
 
 // loadSnapshot reads the snapshot at path within lim. A snapshot that is

@@ -3,13 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/detectors"
-	"github.com/casebook-dev/casebook/internal/report"
 )
 
 func runDiagnoseCLI(t *testing.T, args ...string) (int, string, string) {
@@ -24,6 +25,9 @@ const (
 	exampleCluster = "../../examples/edge-cluster"
 	n003Broken     = "../detectors/testdata/N-003/broken"
 	k002Fixed      = "../detectors/testdata/K-002/fixed"
+	// rootCauseFixture is the issue's scenario: a StatefulSet whose claim
+	// cannot be provisioned, its Service, and an Ingress in front.
+	rootCauseFixture = "../engine/testdata/root-cause"
 )
 
 func TestDiagnoseFlags(t *testing.T) {
@@ -101,7 +105,7 @@ func TestDiagnoseJSONAndNamespace(t *testing.T) {
 	if code != ExitFindings {
 		t.Fatalf("exit %d", code)
 	}
-	var d report.Diagnosis
+	var d casebook.Report
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
@@ -109,7 +113,7 @@ func TestDiagnoseJSONAndNamespace(t *testing.T) {
 		t.Errorf("source %q, %d findings", d.Source, len(d.Findings))
 	}
 	for _, f := range d.Findings {
-		if f.Severity == "" || f.NextStep == "" || len(f.Evidence) == 0 {
+		if f.Severity == "" || len(f.Next) == 0 || len(f.Evidence) == 0 {
 			t.Errorf("incomplete finding: %+v", f)
 		}
 		for _, o := range f.Objects {
@@ -150,5 +154,79 @@ func TestListMarksDetectedCases(t *testing.T) {
 		if c.Detected != want[c.ID] {
 			t.Errorf("%s detected = %v, want %v", c.ID, c.Detected, want[c.ID])
 		}
+	}
+}
+
+// TestDiagnoseJSONEqualsAPI: `diagnose -o json` and GET /api/v1/diagnose of
+// `serve` give the same report for the same snapshot, but for the time
+// each ran.
+func TestDiagnoseJSONEqualsAPI(t *testing.T) {
+	for _, snap := range []string{exampleCluster, rootCauseFixture} {
+		t.Run(filepath.Base(snap), func(t *testing.T) {
+			_, out, errOut := runDiagnoseCLI(t, "diagnose", "--snapshot", snap, "-o", "json")
+			var cli map[string]any
+			if err := json.Unmarshal([]byte(out), &cli); err != nil {
+				t.Fatalf("%v\n%s%s", err, out, errOut)
+			}
+			api := serveAPIDiagnose(t, snap)
+			delete(cli, "time")
+			delete(api, "time")
+			a, _ := json.MarshalIndent(cli, "", "  ")
+			b, _ := json.MarshalIndent(api, "", "  ")
+			if string(a) != string(b) {
+				t.Errorf("diagnose -o json and /api/v1/diagnose differ\n-o json:\n%s\nAPI:\n%s", a, b)
+			}
+		})
+	}
+}
+
+// serveAPIDiagnose runs `casebook serve --snapshot snap` and returns its
+// GET /api/v1/diagnose.
+func serveAPIDiagnose(t *testing.T, snap string) map[string]any {
+	t.Helper()
+	base, cancel, done, _ := startServe(t, func(o *ServeOptions) { o.Snapshot = snap })
+	defer func() { cancel(); <-done }()
+	res, err := http.Get(base + "api/v1/diagnose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/diagnose: %d %v", res.StatusCode, err)
+	}
+	return out
+}
+
+// TestDiagnoseLang: findings speak the language of --lang, else of the
+// locale; JSON carries both.
+func TestDiagnoseLang(t *testing.T) {
+	const en, zh = "the Service's selector matches no pod", "Service 的选择器选不中任何 Pod"
+	n002 := "../detectors/testdata/N-002/broken"
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"flag zh", []string{"--lang", "zh"}, "en_US.UTF-8", zh},
+		{"flag en", []string{"--lang", "en"}, "zh_CN.UTF-8", en},
+		{"locale zh", nil, "zh_CN.UTF-8", zh},
+		{"locale en", nil, "en_GB.UTF-8", en},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("LC_ALL", tc.env)
+			_, out, errOut := runDiagnoseCLI(t, append([]string{"diagnose", "--snapshot", n002}, tc.args...)...)
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("output lacks %q:\n%s%s", tc.want, out, errOut)
+			}
+		})
+	}
+	_, out, _ := runDiagnoseCLI(t, "diagnose", "--snapshot", n002, "-o", "json")
+	if !strings.Contains(out, `"message": "`+en) || !strings.Contains(out, `"message_zh": "`+zh) {
+		t.Errorf("JSON does not carry both languages:\n%s", out)
+	}
+	if code, _, errOut := runDiagnoseCLI(t, "diagnose", "--snapshot", n002, "--lang", "fr"); code != ExitUsage {
+		t.Errorf("--lang fr: exit %d, want %d (%s)", code, ExitUsage, errOut)
 	}
 }

@@ -148,11 +148,11 @@ func inspectWasmRun(ctx context.Context, opts *InspectWasmOptions) error {
 }
 
 // caseTitles gives the title of each case among the findings, for people.
-func caseTitles(lib *caseload.Library, fs []casebook.Finding) map[string]report.CaseTitle {
-	titles := map[string]report.CaseTitle{}
+func caseTitles(lib *caseload.Library, fs []casebook.Finding) map[string]casebook.CaseTitle {
+	titles := map[string]casebook.CaseTitle{}
 	for _, f := range fs {
 		if c, ok := lib.Get(f.CaseID); ok {
-			titles[f.CaseID] = report.CaseTitle{Title: c.Title, TitleEN: c.TitleEN}
+			titles[f.CaseID] = casebook.CaseTitle{Title: c.Title, TitleEN: c.TitleEN}
 		}
 	}
 	return titles

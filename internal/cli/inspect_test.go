@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	casebook "github.com/casebook-dev/casebook"
 )
 
 var (
@@ -156,16 +158,16 @@ func TestCheckRegoJSON(t *testing.T) {
 			Version string `json:"version"`
 		} `json:"templates"`
 		Findings []struct {
-			Case     string   `json:"case"`
-			Cause    string   `json:"cause"`
-			Evidence []string `json:"evidence"`
+			Case     string              `json:"case"`
+			Cause    string              `json:"cause"`
+			Evidence []casebook.Evidence `json:"evidence"`
 		} `json:"findings"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("bad json: %v\n%s", err, out)
 	}
 	if got.OPAVersion == "" || len(got.Templates) != 1 || got.Templates[0].Version != "v0" || len(got.Findings) != 1 ||
-		got.Findings[0].Cause != "missing-violation" || !strings.Contains(got.Findings[0].Evidence[0], "missing-violation.yaml:14:") {
+		got.Findings[0].Cause != "missing-violation" || !strings.Contains(got.Findings[0].Evidence[0].Text, "missing-violation.yaml:14:") {
 		t.Errorf("got %+v", got)
 	}
 }

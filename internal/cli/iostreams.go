@@ -19,13 +19,19 @@ type IOStreams struct {
 	InIsTTY bool
 	// Color is true when Out is a terminal that may be coloured.
 	Color bool
+	// ErrIsTTY is true when ErrOut is a terminal: progress is shown there.
+	ErrIsTTY bool
 }
 
 // System returns the process's standard streams.
-func System() *IOStreams {
-	color := term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
-	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		InIsTTY: term.IsTerminal(int(os.Stdin.Fd())), Color: color}
+func System() *IOStreams { return Streams(os.Stdin, os.Stdout, os.Stderr) }
+
+// Streams returns streams over three files, noting which are terminals.
+func Streams(in, out, errOut *os.File) *IOStreams {
+	color := term.IsTerminal(int(out.Fd())) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	return &IOStreams{In: in, Out: out, ErrOut: errOut,
+		InIsTTY: term.IsTerminal(int(in.Fd())), Color: color,
+		ErrIsTTY: term.IsTerminal(int(errOut.Fd())) && os.Getenv("TERM") != "dumb"}
 }
 
 // TestStreams returns streams over buffers, for tests: in, out, errOut.

@@ -17,13 +17,24 @@ import (
 
 	"github.com/casebook-dev/casebook/cases"
 	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/progress"
 )
 
 // Factory carries what commands share: the streams, the version and a lazy
 // loader of the case library.
 type Factory struct {
-	IO      *IOStreams
+	IO *IOStreams
+	// Version, Commit and Date are stamped at build time (scripts/release);
+	// Version falls back to the module version, the others may be empty.
 	Version string
+	Commit  string
+	Date    string
+	// Program is the name the binary was run under (the base of argv[0]):
+	// kubectl-casebook makes help read "kubectl casebook ...", and
+	// kubectl_complete-casebook answers kubectl's plugin completion.
+	Program string
+	// Quiet turns off progress on standard error (--quiet).
+	Quiet bool
 	// CasesDir is the library directory from --cases or CASEBOOK_CASES;
 	// empty means the embedded library.
 	CasesDir string
@@ -63,6 +74,15 @@ func (f *Factory) Library() (*caseload.Library, error) {
 	return f.lib, f.err
 }
 
+// progress returns a display of live work's progress on standard error,
+// or nil when standard error is not a terminal or --quiet is given.
+func (f *Factory) progress(what string, kinds, detectors int) progress.Observer {
+	if f.Quiet || !f.IO.ErrIsTTY {
+		return nil
+	}
+	return progress.NewTerminal(f.IO.ErrOut, what, kinds, detectors)
+}
+
 // NewRootCmd builds the casebook command tree.
 func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
@@ -85,6 +105,7 @@ cluster or an offline snapshot.`,
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.PersistentFlags().StringVar(&f.CasesDir, "cases", "", "read the case library from `DIR` instead of the embedded one (or set CASEBOOK_CASES)")
+	root.PersistentFlags().BoolVarP(&f.Quiet, "quiet", "q", false, "show no progress on standard error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{Code: ExitUsage, Err: err} })
 
 	root.AddCommand(
@@ -104,12 +125,19 @@ cluster or an offline snapshot.`,
 		NewCmdReproduce(f, nil),
 		NewCmdVersion(f),
 	)
+	addCompletions(root)
+	if isPlugin(f.Program) {
+		asPlugin(root)
+	}
 	return root
 }
 
 // Run runs casebook with args and returns the process exit code.
 func Run(ctx context.Context, f *Factory, args []string) int {
 	root := NewRootCmd(f)
+	if isPluginCompletion(f.Program) {
+		args = append([]string{cobra.ShellCompRequestCmd}, args...)
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -133,7 +133,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 // serveDiagnoser builds the diagnose page's diagnoser over the source the
 // flags name, and says how long its diagnosis may be reused (0: for good).
 func serveDiagnoser(ctx context.Context, opts *ServeOptions, lib *caseload.Library) (*web.EngineDiagnoser, time.Duration, error) {
-	d := &web.EngineDiagnoser{Library: lib, Detectors: append(detectors.All(), detectors.SignalMatch(lib.Cases)...), Timeout: opts.Timeout}
+	d := &web.EngineDiagnoser{Library: lib, Detectors: detectors.Set(lib.Cases), Timeout: opts.Timeout}
 	if opts.Config != "" {
 		excl, err := engine.LoadExclusions(opts.Config)
 		if err != nil {
@@ -161,7 +161,7 @@ func serveDiagnoser(ctx context.Context, opts *ServeOptions, lib *caseload.Libra
 		for _, w := range snap.Warnings {
 			fmt.Fprintf(opts.IO.ErrOut, "%s %s\n", opts.IO.Style(styleYellow, "warning:"), w)
 		}
-		d.Name, d.Src, d.SourceWarnings = fmt.Sprintf("snapshot %s (%d files)", opts.Snapshot, snap.Files), snap, snap.Warnings
+		d.Name, d.Src, d.SourceWarnings = snapshotName(opts.Snapshot, snap), snap, snap.Warnings
 		return d, 0, nil
 	case opts.Live || len(used) > 0:
 		src, desc, err := opts.Cluster.connect(ctx)

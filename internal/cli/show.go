@@ -31,18 +31,8 @@ func NewCmdShow(f *Factory, runF func(*ShowOptions) error) *cobra.Command {
 		Short: "Show one case: symptoms, investigation, root cause, solution, verification",
 		Example: `  casebook show W-001
   casebook show k-006 -o markdown`,
-		Args: exactArgs(1, "one case ID"),
-		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			lib, err := f.Library()
-			if err != nil {
-				return nil, cobra.ShellCompDirectiveError
-			}
-			var ids []string
-			for _, c := range lib.Cases {
-				ids = append(ids, c.ID+"\t"+c.Title)
-			}
-			return ids, cobra.ShellCompDirectiveNoFileComp
-		},
+		Args:              exactArgs(1, "one case ID"),
+		ValidArgsFunction: completeCaseIDs(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			if runF != nil {

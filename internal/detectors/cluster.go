@@ -2,32 +2,32 @@ package detectors
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/kube"
 )
 
-// reader reads a Source for one detector. Kinds a detector cannot do
-// without fail the detector; kinds that only feed some checks are read
+// reader reads the cluster state for one detector. Kinds a detector cannot
+// do without fail the detector; kinds that only feed some checks are read
 // with optional, which records why those checks were skipped and lets the
 // detector go on.
 type reader struct {
 	ctx     context.Context
-	src     casebook.Source
+	st      *cluster.State
 	skipped []error
 }
 
-func newReader(ctx context.Context, src casebook.Source) *reader { return &reader{ctx: ctx, src: src} }
+func newReader(ctx context.Context, st *cluster.State) *reader { return &reader{ctx: ctx, st: st} }
 
 // optional absorbs a forbidden or unserved kind: it reports whether the
 // list can be used, and remembers the error for the report. Other errors
@@ -36,7 +36,7 @@ func (r *reader) optional(err error) (ok bool, _ error) {
 	if err == nil {
 		return true, nil
 	}
-	if errors.Is(err, casebook.ErrForbidden) || errors.Is(err, casebook.ErrNotServed) {
+	if cluster.Skippable(err) {
 		r.skipped = append(r.skipped, err)
 		return false, nil
 	}
@@ -49,7 +49,10 @@ func (r *reader) done(fs []casebook.Finding) ([]casebook.Finding, error) {
 }
 
 func (r *reader) pods(ns string) ([]*corev1.Pod, error) {
-	return kube.List[corev1.Pod](r.ctx, r.src, casebook.KindPod, ns)
+	if ns == casebook.AllNamespaces {
+		return r.st.Pods()
+	}
+	return r.st.PodsIn(ns)
 }
 
 // podsAndSystem returns the pods in scope plus those of kube-system, where
@@ -57,135 +60,81 @@ func (r *reader) pods(ns string) ([]*corev1.Pod, error) {
 // its helper pods, ServiceLB), even when the diagnosis is limited to
 // another namespace.
 func (r *reader) podsAndSystem() ([]*corev1.Pod, error) {
-	pods, err := r.pods(casebook.AllNamespaces)
-	if err != nil {
+	pods, err := r.st.PodsAndSystem()
+	if pods == nil {
 		return nil, err
 	}
-	for _, p := range pods {
-		if p.Namespace == "kube-system" {
-			// kube-system is in scope already.
-			return pods, nil
-		}
-	}
-	system, err := r.pods("kube-system")
-	if ok, err := r.optional(err); !ok {
-		return pods, err
-	}
-	return append(append([]*corev1.Pod(nil), pods...), system...), nil
+	_, err = r.optional(err)
+	return pods, err
 }
 
-func (r *reader) nodes() ([]*corev1.Node, error) {
-	return kube.List[corev1.Node](r.ctx, r.src, casebook.KindNode, "")
-}
+func (r *reader) nodes() ([]*corev1.Node, error) { return r.st.Nodes() }
 
-// events reads events for an index; an unreadable Event kind leaves the
-// index empty, so detectors fall back to object status.
-func (r *reader) events() (*eventIndex, error) {
-	evs, err := kube.List[corev1.Event](r.ctx, r.src, casebook.KindEvent, casebook.AllNamespaces)
-	if ok, err := r.optional(err); !ok {
-		return newEventIndex(nil), err
+// events returns the event index; an unreadable Event kind leaves it
+// empty, so detectors fall back to object status.
+func (r *reader) events() (*cluster.EventIndex, error) {
+	idx, err := r.st.Events()
+	if _, err := r.optional(err); err != nil {
+		return nil, err
 	}
-	return newEventIndex(evs), nil
+	return idx, nil
 }
 
-// eventIndex holds events by the object they are about, oldest first.
-type eventIndex struct {
-	byObject map[eventKey][]*corev1.Event
-}
+func last(evs []*corev1.Event) *corev1.Event { return cluster.Last(evs) }
 
-type eventKey struct{ kind, namespace, name string }
-
-func newEventIndex(evs []*corev1.Event) *eventIndex {
-	idx := &eventIndex{byObject: map[eventKey][]*corev1.Event{}}
-	for _, e := range evs {
-		o := e.InvolvedObject
-		k := eventKey{o.Kind, o.Namespace, o.Name}
-		idx.byObject[k] = append(idx.byObject[k], e)
-	}
-	for _, list := range idx.byObject {
-		sort.SliceStable(list, func(i, j int) bool {
-			ti, tj := eventTime(list[i]), eventTime(list[j])
-			if !ti.Equal(tj) {
-				return ti.Before(tj)
-			}
-			return list[i].Name < list[j].Name
-		})
-	}
-	return idx
-}
-
-// eventTime is when an event last happened.
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	case !e.FirstTimestamp.IsZero():
-		return e.FirstTimestamp.Time
-	}
-	return e.CreationTimestamp.Time
-}
-
-// of returns the events about this incarnation of an object with one of
-// the reasons (any reason when none is given), oldest first. Events about
-// an earlier object of the same name (a StatefulSet's pod before it was
-// recreated) are left out: by UID when both carry one, else by time.
-func (idx *eventIndex) of(kind string, obj metav1.Object, reasons ...string) []*corev1.Event {
-	all := idx.byObject[eventKey{kind, obj.GetNamespace(), obj.GetName()}]
-	var out []*corev1.Event
-	for _, e := range all {
-		if uid := obj.GetUID(); uid != "" && e.InvolvedObject.UID != "" {
-			if e.InvolvedObject.UID != uid {
-				continue
-			}
-		} else if eventTime(e).Before(obj.GetCreationTimestamp().Time) {
-			continue
-		}
-		if len(reasons) == 0 {
-			out = append(out, e)
-			continue
-		}
-		for _, r := range reasons {
-			if e.Reason == r {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	return out
-}
-
-func last(evs []*corev1.Event) *corev1.Event {
-	if len(evs) == 0 {
-		return nil
-	}
-	return evs[len(evs)-1]
-}
-
-// quoteEvent quotes an event as evidence: reason, count and message verbatim.
-func quoteEvent(e *corev1.Event) string {
+// quoteEvent quotes an event as evidence on the object it is about: type,
+// reason and count as the field, the message verbatim.
+func quoteEvent(e *corev1.Event) casebook.Evidence {
 	count := e.Count
 	if e.Series != nil && e.Series.Count > count {
 		count = e.Series.Count
 	}
-	times := ""
+	field := "event " + e.Type + " " + e.Reason
 	if count > 1 {
-		times = fmt.Sprintf(" (x%d)", count)
+		field += fmt.Sprintf(" (x%d)", count)
 	}
-	return fmt.Sprintf("event %s %s%s on %s %s: %s", e.Type, e.Reason, times, e.InvolvedObject.Kind, objName(e.InvolvedObject.Namespace, e.InvolvedObject.Name), e.Message)
+	o := e.InvolvedObject
+	return casebook.Evidence{Object: casebook.ObjectRef{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}, Field: field, Text: e.Message}
+}
+
+// quote returns evidence about the object of a kind named "namespace/name"
+// (or "name"): the format's text up to its first ": " names the field, the
+// rest is the text quoted.
+func quote(kind casebook.Kind, obj string, format string, args ...any) casebook.Evidence {
+	ns, name, ok := strings.Cut(obj, "/")
+	if !ok {
+		ns, name = "", obj
+	}
+	return fieldText(casebook.ObjectRef{Kind: string(kind), Namespace: ns, Name: name}, fmt.Sprintf(format, args...))
+}
+
+// quoteOf returns evidence about obj, as quote does.
+func quoteOf(kind casebook.Kind, obj metav1.Object, format string, args ...any) casebook.Evidence {
+	return fieldText(ref(kind, obj), fmt.Sprintf(format, args...))
+}
+
+// note returns evidence about a kind as a whole ("no StorageClass is
+// marked default"), naming no object.
+func note(kind casebook.Kind, format string, args ...any) casebook.Evidence {
+	return casebook.Evidence{Object: casebook.ObjectRef{Kind: string(kind)}, Text: fmt.Sprintf(format, args...)}
+}
+
+func fieldText(obj casebook.ObjectRef, s string) casebook.Evidence {
+	field, text, ok := strings.Cut(s, ": ")
+	if !ok {
+		return casebook.Evidence{Object: obj, Text: s}
+	}
+	return casebook.Evidence{Object: obj, Field: field, Text: text}
 }
 
 // quoteEventsOf quotes a pod's events, leaving out those that only repeat
 // its PodScheduled condition, which the evidence already quotes.
-func quoteEventsOf(p *corev1.Pod, evs []*corev1.Event) []string {
+func quoteEventsOf(p *corev1.Pod, evs []*corev1.Event) []casebook.Evidence {
 	cond := ""
 	if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 		cond = c.Message
 	}
-	var out []string
+	var out []casebook.Evidence
 	for _, e := range evs {
 		if e.Message != cond {
 			out = append(out, quoteEvent(e))
@@ -202,15 +151,12 @@ func objName(ns, name string) string {
 }
 
 // quoteCondition quotes a pod condition as evidence.
-func quotePodCondition(p *corev1.Pod, c *corev1.PodCondition) string {
-	s := fmt.Sprintf("pod %s condition %s=%s", objName(p.Namespace, p.Name), c.Type, c.Status)
+func quotePodCondition(p *corev1.Pod, c *corev1.PodCondition) casebook.Evidence {
+	field := fmt.Sprintf("condition %s=%s", c.Type, c.Status)
 	if c.Reason != "" {
-		s += " reason " + c.Reason
+		field += " reason " + c.Reason
 	}
-	if c.Message != "" {
-		s += ": " + c.Message
-	}
-	return s
+	return casebook.Evidence{Object: ref(casebook.KindPod, p), Field: field, Text: c.Message}
 }
 
 func podCondition(p *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
@@ -263,24 +209,24 @@ func podRunning(p *corev1.Pod) bool {
 }
 
 // waitingReasons quotes the containers of a pod that wait or crashed.
-func waitingReasons(p *corev1.Pod) []string {
-	var out []string
+func waitingReasons(p *corev1.Pod) []casebook.Evidence {
+	var out []casebook.Evidence
 	statuses := append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
 	for _, cs := range statuses {
 		switch {
 		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-			s := fmt.Sprintf("pod %s container %s waiting: %s", objName(p.Namespace, p.Name), cs.Name, cs.State.Waiting.Reason)
+			text := cs.State.Waiting.Reason
 			if cs.State.Waiting.Message != "" {
-				s += ": " + cs.State.Waiting.Message
+				text += ": " + cs.State.Waiting.Message
 			}
-			out = append(out, s)
+			out = append(out, casebook.Evidence{Object: ref(casebook.KindPod, p), Field: "container " + cs.Name + " waiting", Text: text})
 		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0:
 			t := cs.State.Terminated
-			s := fmt.Sprintf("pod %s container %s terminated: %s (exit code %d)", objName(p.Namespace, p.Name), cs.Name, t.Reason, t.ExitCode)
+			text := fmt.Sprintf("%s (exit code %d)", t.Reason, t.ExitCode)
 			if t.Message != "" {
-				s += ": " + strings.TrimSpace(t.Message)
+				text += ": " + strings.TrimSpace(t.Message)
 			}
-			out = append(out, s)
+			out = append(out, casebook.Evidence{Object: ref(casebook.KindPod, p), Field: "container " + cs.Name + " terminated", Text: text})
 		}
 	}
 	return out
@@ -316,31 +262,53 @@ func k3sNodeArgs(n *corev1.Node) string { return n.Annotations["k3s.io/node-args
 
 // k3sDisables reports whether a K3s server was started with --disable for
 // a packaged component ("traefik", "local-storage") and quotes the flag.
-func k3sDisables(nodes []*corev1.Node, component string) (string, bool) {
-	for _, n := range nodes {
-		args := parseNodeArgs(k3sNodeArgs(n))
-		for i, a := range args {
-			var values []string
-			switch {
-			case a == "--disable" && i+1 < len(args):
-				values = strings.Split(args[i+1], ",")
-			case strings.HasPrefix(a, "--disable="):
-				values = strings.Split(strings.TrimPrefix(a, "--disable="), ",")
-			}
-			for _, v := range values {
-				if strings.TrimSpace(v) == component {
-					return fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)), true
-				}
-			}
-		}
+func k3sDisables(idx *cluster.NodeIndex, component string) (casebook.Evidence, bool) {
+	if idx == nil {
+		return casebook.Evidence{}, false
 	}
-	return "", false
+	n, ok := idx.Disables(component)
+	if !ok {
+		return casebook.Evidence{}, false
+	}
+	return quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)), true
 }
 
-func parseNodeArgs(s string) []string {
-	var args []string
-	if s == "" || json.Unmarshal([]byte(s), &args) != nil {
+// nodeArgs returns a node's K3s flags, parsed once per run by the state.
+func nodeArgs(st *cluster.State, n *corev1.Node) []string {
+	idx, _ := st.NodeIndex()
+	if idx == nil {
 		return nil
 	}
-	return args
+	return idx.Args(n.Name)
+}
+
+// stepsByCause are a detector's next steps by cause; "" holds the steps
+// of causes not listed. A combined cause ("insufficient-cpu+untolerated-taint")
+// takes the steps of its first part.
+type stepsByCause map[string][]engine.StepTemplate
+
+func (m stepsByCause) of(cause string) []engine.StepTemplate {
+	if ts, ok := m[cause]; ok {
+		return ts
+	}
+	if first, _, ok := strings.Cut(cause, "+"); ok {
+		if ts, ok := m[first]; ok {
+			return ts
+		}
+	}
+	return m[""]
+}
+
+// zhByCause are a detector's finding messages in Chinese, by cause; a
+// combined cause takes the message of its first part, as stepsByCause.
+type zhByCause map[string]string
+
+func (m zhByCause) of(cause string) string {
+	if s, ok := m[cause]; ok {
+		return s
+	}
+	if first, _, ok := strings.Cut(cause, "+"); ok {
+		return m[first]
+	}
+	return m[""]
 }

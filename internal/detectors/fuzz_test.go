@@ -97,7 +97,7 @@ func checkNumbers(t *testing.T, srcs []casebook.Source, n numbers) {
 				continue
 			}
 			for _, ev := range f.Evidence {
-				m := quotedBudget.FindStringSubmatch(ev)
+				m := quotedBudget.FindStringSubmatch(ev.String())
 				if m == nil {
 					continue
 				}
@@ -106,7 +106,7 @@ func checkNumbers(t *testing.T, srcs []casebook.Source, n numbers) {
 					t.Errorf("%+v: W-001 quotes a budget of %s, want %s: %s", n, m[1], want, ev)
 				}
 			}
-			if f.Cause == "no-startup-probe" && want > 30*time.Second && !strings.Contains(strings.Join(f.Evidence, " "), "exitCode") {
+			if f.Cause == "no-startup-probe" && want > 30*time.Second && !strings.Contains(evidenceText(f.Evidence, " "), "exitCode") {
 				t.Logf("%+v: W-001 %s with a budget of %s: %s", n, f.Cause, want, f.Message)
 			}
 		}
@@ -136,7 +136,7 @@ func TestProbeBudgetOverflow(t *testing.T) {
 		}
 		for _, f := range res.Findings {
 			if f.CaseID == "W-001" && f.Cause == "no-startup-probe" {
-				t.Errorf("a probe budget of 65536 × 65536 s reads as too tight: %s\n%s", f.Message, strings.Join(f.Evidence, "\n"))
+				t.Errorf("a probe budget of 65536 × 65536 s reads as too tight: %s\n%s", f.Message, evidenceText(f.Evidence, "\n"))
 			}
 		}
 	}
@@ -176,4 +176,13 @@ func FuzzDetectorNumbers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, delay, period, threshold, timeout int32, grace, memory, cpuMilli int64) {
 		checkNumbers(t, srcs, numbers{delay, period, threshold, timeout, grace, memory, cpuMilli})
 	})
+}
+
+// evidenceText joins a finding's evidence as lines of text.
+func evidenceText(ev []casebook.Evidence, sep string) string {
+	lines := make([]string, len(ev))
+	for i, e := range ev {
+		lines[i] = e.String()
+	}
+	return strings.Join(lines, sep)
 }

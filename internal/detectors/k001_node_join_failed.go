@@ -2,9 +2,7 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -12,7 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // NodeJoinFailed finds K-001 as the server sees it: a node password Secret
@@ -24,10 +23,19 @@ import (
 // are, is out of reach of the API; the findings say where to look.
 type NodeJoinFailed struct{}
 
-var _ casebook.Detector = NodeJoinFailed{}
+var (
+	_ engine.Detector   = NodeJoinFailed{}
+	_ engine.Stepper    = NodeJoinFailed{}
+	_ engine.Translator = NodeJoinFailed{}
+)
 
 // CaseID returns "K-001".
 func (NodeJoinFailed) CaseID() string { return "K-001" }
+
+// Kinds lists the kinds the detector reads.
+func (NodeJoinFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindNode, casebook.KindSecret}
+}
 
 // K3s keeps the hash of each node's /etc/rancher/node/password in
 // kube-system/<node>.node-password.k3s.
@@ -38,13 +46,13 @@ const (
 
 // Detect checks node password Secrets against the Nodes, and every K3s
 // node's readiness and version.
-func (NodeJoinFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (NodeJoinFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	nodes, err := r.nodes()
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := kube.Metadata(ctx, src, casebook.KindSecret, casebook.AllNamespaces)
+	secrets, err := cluster.List[metav1.PartialObjectMetadata](st, casebook.KindSecret, casebook.AllNamespaces)
 	secretsOK, err := r.optional(err)
 	if err != nil {
 		return nil, err
@@ -63,12 +71,11 @@ func (NodeJoinFailed) Detect(ctx context.Context, src casebook.Source) ([]casebo
 }
 
 // stalePasswords finds node password Secrets whose Node does not exist.
-func stalePasswords(secrets []metav1.Object, nodes []*corev1.Node) []casebook.Finding {
+func stalePasswords(secrets []*metav1.PartialObjectMetadata, nodes []*corev1.Node) []casebook.Finding {
 	have := map[string]bool{}
 	for _, n := range nodes {
 		have[n.Name] = true
 	}
-	sort.Slice(secrets, func(i, j int) bool { return secrets[i].GetName() < secrets[j].GetName() })
 	var out []casebook.Finding
 	for _, s := range secrets {
 		if s.GetNamespace() != nodePasswordNamespace || !strings.HasSuffix(s.GetName(), nodePasswordSuffix) || s.GetDeletionTimestamp() != nil {
@@ -81,9 +88,9 @@ func stalePasswords(secrets []metav1.Object, nodes []*corev1.Node) []casebook.Fi
 		out = append(out, casebook.Finding{CaseID: "K-001", Cause: "stale-node-password",
 			Objects: []casebook.ObjectRef{ref(casebook.KindSecret, s)},
 			Message: "a node password Secret outlives its Node: a machine joining under that name with a new /etc/rancher/node/password is rejected (\"Node password rejected, duplicate hostname ...\")",
-			Evidence: []string{
-				fmt.Sprintf("secret %s exists (node password hash of node %s; read as metadata only)", objName(s.GetNamespace(), s.GetName()), node),
-				fmt.Sprintf("node %s not found; nodes: %s", node, nodeNames(nodes)),
+			Evidence: []casebook.Evidence{
+				quote(casebook.KindSecret, objName(s.GetNamespace(), s.GetName()), "exists (node password hash of node %s; read as metadata only)", node),
+				quote(casebook.KindNode, node, "not found; nodes: %s", nodeNames(nodes)),
 			}})
 	}
 	return out
@@ -116,11 +123,10 @@ func notReadyNode(n *corev1.Node) (casebook.Finding, bool) {
 	default:
 		return casebook.Finding{}, false
 	}
-	ev := []string{fmt.Sprintf("node %s condition Ready=%s reason %s: %s (lastHeartbeatTime %s, lastTransitionTime %s)", n.Name, c.Status, c.Reason, c.Message,
-		c.LastHeartbeatTime.UTC().Format("2006-01-02T15:04:05Z"), c.LastTransitionTime.UTC().Format("2006-01-02T15:04:05Z"))}
+	ev := []casebook.Evidence{quote(casebook.KindNode, n.Name, "condition Ready=%s reason %s: %s (lastHeartbeatTime %s, lastTransitionTime %s)", c.Status, c.Reason, c.Message, c.LastHeartbeatTime.UTC().Format("2006-01-02T15:04:05Z"), c.LastTransitionTime.UTC().Format("2006-01-02T15:04:05Z"))}
 	for _, t := range n.Spec.Taints {
 		if strings.HasPrefix(t.Key, "node.kubernetes.io/") {
-			ev = append(ev, fmt.Sprintf("node %s taint %s:%s", n.Name, t.Key, t.Effect))
+			ev = append(ev, quote(casebook.KindNode, n.Name, "taint %s:%s", t.Key, t.Effect))
 		}
 	}
 	var addrs []string
@@ -130,9 +136,9 @@ func notReadyNode(n *corev1.Node) (casebook.Finding, bool) {
 		}
 	}
 	if len(addrs) > 0 {
-		ev = append(ev, fmt.Sprintf("node %s annotations %s", n.Name, strings.Join(addrs, ", ")))
+		ev = append(ev, quote(casebook.KindNode, n.Name, "annotations %s", strings.Join(addrs, ", ")))
 	}
-	ev = append(ev, fmt.Sprintf("node %s kubeletVersion %s", n.Name, n.Status.NodeInfo.KubeletVersion))
+	ev = append(ev, quote(casebook.KindNode, n.Name, "kubeletVersion %s", n.Status.NodeInfo.KubeletVersion))
 	return casebook.Finding{CaseID: "K-001", Cause: cause, Objects: []casebook.ObjectRef{ref(casebook.KindNode, n)}, Message: msg, Evidence: ev}, true
 }
 
@@ -203,10 +209,40 @@ func agentsNewerThanServers(nodes []*corev1.Node) []casebook.Finding {
 		out = append(out, casebook.Finding{CaseID: "K-001", Cause: "agent-newer-than-server",
 			Objects: []casebook.ObjectRef{ref(casebook.KindNode, n)},
 			Message: "an agent runs a newer K3s than the server: servers may be newer than agents, never the reverse",
-			Evidence: []string{
-				fmt.Sprintf("node %s (agent) kubeletVersion %s", n.Name, n.Status.NodeInfo.KubeletVersion),
-				fmt.Sprintf("node %s (server) kubeletVersion %s", oldest.Name, oldest.Status.NodeInfo.KubeletVersion),
+			Evidence: []casebook.Evidence{
+				quote(casebook.KindNode, n.Name, "(agent) kubeletVersion %s", n.Status.NodeInfo.KubeletVersion),
+				quote(casebook.KindNode, oldest.Name, "(server) kubeletVersion %s", oldest.Status.NodeInfo.KubeletVersion),
 			}})
 	}
 	return out
 }
+
+// k001Steps are the next steps of NodeJoinFailed findings, by cause.
+var k001Steps = stepsByCause{
+	"stale-node-password": {
+		{Step: 5, Kind: casebook.KindSecret, Cmd: `kubectl -n kube-system describe secret %name%`},
+	},
+	"agent-newer-than-server": {
+		{Step: 7, Kind: casebook.KindNode, Cmd: `kubectl get node %name% -o wide`},
+	},
+	"": {
+		{Step: 6, Kind: casebook.KindNode, Cmd: `kubectl describe node %name%`},
+		{Step: 1, Kind: casebook.KindNode, Cmd: `journalctl -u k3s-agent --no-pager -n 200`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (NodeJoinFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k001Steps.of(f.Cause)
+}
+
+// k001ZH are the messages of NodeJoinFailed findings in Chinese, by cause.
+var k001ZH = zhByCause{
+	"stale-node-password":     `节点密码 Secret 比它的 Node 活得久：同名机器带着新的 /etc/rancher/node/password 加入时会被拒绝（"Node password rejected, duplicate hostname ..."）`,
+	"agent-not-reporting":     `节点的 K3s agent 不再向 server 汇报：它到 6443 端口的连接断了，或它重启后被拒绝（token、节点密码、版本）`,
+	"node-network-not-ready":  `节点已注册，但网络始终没有起来：flannel 没有可用的网卡或对端（UDP 8472 被拦、NAT 地址、选错网卡）`,
+	"agent-newer-than-server": `agent 运行的 K3s 比 server 新：server 可以比 agent 新，反过来不行`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (NodeJoinFailed) MessageZH(f *casebook.Finding) string { return k001ZH.of(f.Cause) }

@@ -13,7 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // PodSchedulingFailed finds K-002: pods the scheduler cannot place. It
@@ -22,14 +23,24 @@ import (
 // into its reasons, and quotes the node and pod fields that explain each.
 type PodSchedulingFailed struct{}
 
-var _ casebook.Detector = PodSchedulingFailed{}
+var (
+	_ engine.Detector   = PodSchedulingFailed{}
+	_ engine.Stepper    = PodSchedulingFailed{}
+	_ engine.Translator = PodSchedulingFailed{}
+	_ engine.Explainer  = PodSchedulingFailed{}
+)
 
 // CaseID returns "K-002".
 func (PodSchedulingFailed) CaseID() string { return "K-002" }
 
+// Kinds lists the kinds the detector reads.
+func (PodSchedulingFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPod, casebook.KindNode, casebook.KindEvent, casebook.KindRuntimeClass, casebook.KindPersistentVolumeClaim}
+}
+
 // Detect reports every Pending, unscheduled pod whose scheduling failed.
-func (PodSchedulingFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (PodSchedulingFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
@@ -50,7 +61,7 @@ func (PodSchedulingFailed) Detect(ctx context.Context, src casebook.Source) ([]c
 		if p.Status.Phase != corev1.PodPending || p.Spec.NodeName != "" || p.DeletionTimestamp != nil {
 			continue
 		}
-		var evidence []string
+		var evidence []casebook.Evidence
 		msg := ""
 		cond := podCondition(p, corev1.PodScheduled)
 		if cond != nil && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
@@ -61,7 +72,7 @@ func (PodSchedulingFailed) Detect(ctx context.Context, src casebook.Source) ([]c
 			// Held back on purpose by a scheduling gate, not failed.
 			continue
 		}
-		if e := last(events.of("Pod", p, "FailedScheduling")); e != nil {
+		if e := last(events.Of("Pod", p, "FailedScheduling")); e != nil {
 			switch {
 			case msg == "" && (cond == nil || cond.Status != corev1.ConditionTrue):
 				msg = e.Message
@@ -251,8 +262,8 @@ type schedContext struct {
 	used map[string]corev1.ResourceList
 }
 
-func (sc *schedContext) explain(p *corev1.Pod, rs []schedReason) []string {
-	var out []string
+func (sc *schedContext) explain(p *corev1.Pod, rs []schedReason) []casebook.Evidence {
+	var out []casebook.Evidence
 	done := map[string]bool{}
 	for _, r := range rs {
 		cat := r.Category
@@ -275,7 +286,7 @@ func (sc *schedContext) explain(p *corev1.Pod, rs []schedReason) []string {
 		case "unschedulable":
 			for _, n := range sc.nodes {
 				if n.Spec.Unschedulable {
-					out = append(out, fmt.Sprintf("node %s spec.unschedulable: true", n.Name))
+					out = append(out, quote(casebook.KindNode, n.Name, "spec.unschedulable: true"))
 				}
 			}
 		}
@@ -358,10 +369,10 @@ func formatResources(rl corev1.ResourceList, names []corev1.ResourceName) string
 	return strings.Join(parts, ", ")
 }
 
-func (sc *schedContext) resources(p *corev1.Pod) []string {
+func (sc *schedContext) resources(p *corev1.Pod) []casebook.Evidence {
 	names := []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage}
 	req := podRequests(p)
-	out := []string{fmt.Sprintf("pod %s requests %s", objName(p.Namespace, p.Name), formatResources(req, names))}
+	out := []casebook.Evidence{quote(casebook.KindPod, objName(p.Namespace, p.Name), "requests %s", formatResources(req, names))}
 	if sc.used == nil {
 		sc.used = sc.requestedByNode()
 	}
@@ -376,8 +387,7 @@ func (sc *schedContext) resources(p *corev1.Pod) []string {
 				present = append(present, name)
 			}
 		}
-		out = append(out, fmt.Sprintf("node %s allocatable %s; requested by its pods %s", n.Name,
-			formatResources(n.Status.Allocatable, present), formatResources(withZeros(used[n.Name], present), present)))
+		out = append(out, quote(casebook.KindNode, n.Name, "allocatable %s; requested by its pods %s", formatResources(n.Status.Allocatable, present), formatResources(withZeros(used[n.Name], present), present)))
 	}
 	return out
 }
@@ -394,8 +404,8 @@ func withZeros(rl corev1.ResourceList, names []corev1.ResourceName) corev1.Resou
 	return full
 }
 
-func (sc *schedContext) taints(p *corev1.Pod) []string {
-	var out []string
+func (sc *schedContext) taints(p *corev1.Pod) []casebook.Evidence {
+	var out []casebook.Evidence
 	for _, n := range sc.nodes {
 		for _, t := range n.Spec.Taints {
 			if t.Effect == corev1.TaintEffectPreferNoSchedule {
@@ -409,15 +419,15 @@ func (sc *schedContext) taints(p *corev1.Pod) []string {
 				}
 			}
 			if !tolerated {
-				out = append(out, fmt.Sprintf("node %s taint %s (not tolerated by the pod)", n.Name, t.ToString()))
+				out = append(out, quote(casebook.KindNode, n.Name, "taint %s (not tolerated by the pod)", t.ToString()))
 			}
 		}
 	}
 	return out
 }
 
-func (sc *schedContext) selectors(p *corev1.Pod) []string {
-	var out []string
+func (sc *schedContext) selectors(p *corev1.Pod) []casebook.Evidence {
+	var out []casebook.Evidence
 	keys := make([]string, 0, len(p.Spec.NodeSelector))
 	for k := range p.Spec.NodeSelector {
 		keys = append(keys, k)
@@ -432,16 +442,16 @@ func (sc *schedContext) selectors(p *corev1.Pod) []string {
 			}
 		}
 		if matched == 0 {
-			out = append(out, fmt.Sprintf("pod %s spec.nodeSelector %s=%s matches 0 of %d nodes", objName(p.Namespace, p.Name), k, v, len(sc.nodes)))
+			out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "spec.nodeSelector %s=%s matches 0 of %d nodes", k, v, len(sc.nodes)))
 		}
 	}
 	if rc := sc.runtimeClass(p.Spec.RuntimeClassName); rc != nil && rc.Scheduling != nil && len(rc.Scheduling.NodeSelector) > 0 {
-		out = append(out, fmt.Sprintf("RuntimeClass %s scheduling.nodeSelector: %s", rc.Name, formatLabels(rc.Scheduling.NodeSelector)))
+		out = append(out, quote(casebook.KindRuntimeClass, rc.Name, "scheduling.nodeSelector: %s", formatLabels(rc.Scheduling.NodeSelector)))
 	}
 	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
 		for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
 			for _, e := range term.MatchExpressions {
-				out = append(out, fmt.Sprintf("pod %s requires node affinity %s %s %s", objName(p.Namespace, p.Name), e.Key, e.Operator, strings.Join(e.Values, ",")))
+				out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "requires node affinity %s %s %s", e.Key, e.Operator, strings.Join(e.Values, ",")))
 			}
 		}
 	}
@@ -454,7 +464,7 @@ func (sc *schedContext) runtimeClass(name *string) *nodev1.RuntimeClass {
 	}
 	if sc.runtimeClasses == nil {
 		sc.runtimeClasses = map[string]*nodev1.RuntimeClass{}
-		rcs, err := kube.List[nodev1.RuntimeClass](sc.r.ctx, sc.r.src, casebook.KindRuntimeClass, "")
+		rcs, err := cluster.List[nodev1.RuntimeClass](sc.r.st, casebook.KindRuntimeClass, "")
 		if ok, _ := sc.r.optional(err); ok {
 			for _, rc := range rcs {
 				sc.runtimeClasses[rc.Name] = rc
@@ -464,35 +474,35 @@ func (sc *schedContext) runtimeClass(name *string) *nodev1.RuntimeClass {
 	return sc.runtimeClasses[*name]
 }
 
-func (sc *schedContext) claims(p *corev1.Pod) []string {
+func (sc *schedContext) claims(p *corev1.Pod) []casebook.Evidence {
 	if sc.pvcs == nil {
 		sc.pvcs = map[string]*corev1.PersistentVolumeClaim{}
-		pvcs, err := kube.List[corev1.PersistentVolumeClaim](sc.r.ctx, sc.r.src, casebook.KindPersistentVolumeClaim, casebook.AllNamespaces)
+		pvcs, err := cluster.List[corev1.PersistentVolumeClaim](sc.r.st, casebook.KindPersistentVolumeClaim, casebook.AllNamespaces)
 		if ok, _ := sc.r.optional(err); ok {
 			for _, c := range pvcs {
 				sc.pvcs[c.Namespace+"/"+c.Name] = c
 			}
 		}
 	}
-	var out []string
+	var out []casebook.Evidence
 	for _, v := range p.Spec.Volumes {
 		if v.PersistentVolumeClaim == nil {
 			continue
 		}
 		c := sc.pvcs[p.Namespace+"/"+v.PersistentVolumeClaim.ClaimName]
 		if c == nil {
-			out = append(out, fmt.Sprintf("pod %s volume %s: PersistentVolumeClaim %q not found", objName(p.Namespace, p.Name), v.Name, v.PersistentVolumeClaim.ClaimName))
+			out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "volume %s: PersistentVolumeClaim %q not found", v.Name, v.PersistentVolumeClaim.ClaimName))
 			continue
 		}
 		sc := "<default>"
 		if c.Spec.StorageClassName != nil {
 			sc = *c.Spec.StorageClassName
 		}
-		s := fmt.Sprintf("PersistentVolumeClaim %s status.phase: %s, storageClassName: %s", objName(c.Namespace, c.Name), c.Status.Phase, sc)
+		text := fmt.Sprintf("%s, storageClassName: %s", c.Status.Phase, sc)
 		if c.Spec.VolumeName != "" {
-			s += ", volumeName: " + c.Spec.VolumeName
+			text += ", volumeName: " + c.Spec.VolumeName
 		}
-		out = append(out, s)
+		out = append(out, casebook.Evidence{Object: ref(casebook.KindPersistentVolumeClaim, c), Field: "status.phase", Text: text})
 	}
 	return out
 }
@@ -514,6 +524,104 @@ func tolerates(tol corev1.Toleration, t corev1.Taint) bool {
 		return true
 	case "", corev1.TolerationOpEqual:
 		return tol.Value == t.Value
+	}
+	return false
+}
+
+// k002Steps are the next steps of PodSchedulingFailed findings, by cause.
+var k002Steps = stepsByCause{
+	"insufficient-cpu": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"insufficient-memory": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"insufficient-pods": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"insufficient-ephemeral-storage": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"insufficient-resource": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"too-many-pods": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+	},
+	"untolerated-taint": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 4, Kind: casebook.KindPod, Cmd: `kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints`},
+	},
+	"unschedulable": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 4, Kind: casebook.KindPod, Cmd: `kubectl get nodes -o custom-columns=NAME:.metadata.name,UNSCHEDULABLE:.spec.unschedulable`},
+	},
+	"node-affinity": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 5, Kind: casebook.KindPod, Cmd: `kubectl get pod -n %ns% %name% -o jsonpath='{.spec.nodeSelector}{"\n"}{.spec.affinity}{"\n"}{.spec.runtimeClassName}{"\n"}'`},
+	},
+	"unbound-pvc": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get pvc -n %ns%`},
+	},
+	"volume-node-affinity": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get pvc -n %ns%`},
+	},
+	"no-persistent-volume": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get pvc -n %ns%`},
+	},
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (PodSchedulingFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k002Steps.of(f.Cause)
+}
+
+// k002ZH are the messages of PodSchedulingFailed findings in Chinese, by cause.
+var k002ZH = zhByCause{
+	"insufficient-cpu":               `Pod 无法调度：节点空闲 CPU 不足`,
+	"insufficient-memory":            `Pod 无法调度：节点空闲内存不足`,
+	"insufficient-ephemeral-storage": `Pod 无法调度：节点空闲临时存储不足`,
+	"insufficient-pods":              `Pod 无法调度：节点没有空闲的 Pod 名额`,
+	"insufficient-resource":          `Pod 无法调度：节点缺少所请求的资源`,
+	"untolerated-taint":              `Pod 无法调度：节点有 Pod 不容忍的污点`,
+	"node-affinity":                  `Pod 无法调度：节点标签不满足 Pod 的 nodeSelector 或节点亲和性`,
+	"pod-affinity":                   `Pod 无法调度：找不到 Pod 亲和性要求的 Pod`,
+	"pod-anti-affinity":              `Pod 无法调度：反亲和性规则排除了节点`,
+	"unbound-pvc":                    `Pod 无法调度：Pod 的 PersistentVolumeClaim 未绑定`,
+	"volume-node-affinity":           `Pod 无法调度：Pod 的 PersistentVolume 固定在别的节点上`,
+	"no-persistent-volume":           `Pod 无法调度：没有可供该 PVC 绑定的 PersistentVolume`,
+	"too-many-pods":                  `Pod 无法调度：节点已运行到 Pod 数上限`,
+	"unschedulable":                  `Pod 无法调度：节点已被 cordon（unschedulable）`,
+	"host-ports":                     `Pod 无法调度：请求的 hostPort 已被占用`,
+	"node-name":                      `Pod 无法调度：不是 Pod 指定的节点`,
+	"prefiltered":                    `Pod 无法调度：节点被预先排除（例如 DaemonSet Pod 的其他节点）`,
+	"no-nodes":                       `Pod 无法调度：集群没有节点`,
+	"other":                          `Pod 无法调度：其他调度约束`,
+	"":                               `Pod 无法调度`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (PodSchedulingFailed) MessageZH(f *casebook.Finding) string { return k002ZH.of(f.Cause) }
+
+// Symptom reports whether a finding of the cause can be the consequence of
+// another finding (its pods' own fault, say): only those are shown under
+// a root cause.
+func (PodSchedulingFailed) Symptom(cause string) bool {
+	switch strings.SplitN(cause, "+", 2)[0] {
+	case "unbound-pvc", "volume-node-affinity", "no-persistent-volume":
+		return true
 	}
 	return false
 }

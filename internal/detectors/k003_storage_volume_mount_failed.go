@@ -2,12 +2,13 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // StorageVolumeMountFailed finds K-003, the K3s local-path side of volume
@@ -17,10 +18,19 @@ import (
 // node (the directory is gone).
 type StorageVolumeMountFailed struct{}
 
-var _ casebook.Detector = StorageVolumeMountFailed{}
+var (
+	_ engine.Detector   = StorageVolumeMountFailed{}
+	_ engine.Stepper    = StorageVolumeMountFailed{}
+	_ engine.Translator = StorageVolumeMountFailed{}
+)
 
 // CaseID returns "K-003".
 func (StorageVolumeMountFailed) CaseID() string { return "K-003" }
+
+// Kinds lists the kinds the detector reads.
+func (StorageVolumeMountFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPod, casebook.KindNode, casebook.KindEvent, casebook.KindPersistentVolumeClaim, casebook.KindPersistentVolume, casebook.KindStorageClass}
+}
 
 // local-path names its helper pods after the volume: helper-pod-create-pvc-<uid>.
 const (
@@ -30,9 +40,9 @@ const (
 
 // Detect checks the local-path provisioner, its helper pods and the pods
 // that use local-path volumes.
-func (StorageVolumeMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	st, err := r.storage()
+func (StorageVolumeMountFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	sto, err := r.storage()
 	if err != nil {
 		return nil, err
 	}
@@ -55,15 +65,15 @@ func (StorageVolumeMountFailed) Detect(ctx context.Context, src casebook.Source)
 	if f, ok := provisionerNotRunning(pods, events); ok {
 		out = append(out, f)
 	}
-	out = append(out, helperPodFailures(st, pods, events)...)
+	out = append(out, helperPodFailures(sto, pods, events)...)
 	if nodes != nil {
-		out = append(out, pinnedToBadNode(st, pods, nodes, events)...)
+		out = append(out, pinnedToBadNode(sto, pods, nodes, events)...)
 	}
 	for _, p := range pods {
 		if podTerminal(p) || podRunning(p) {
 			continue
 		}
-		if f, ok := localPathMountFailure(st, p, events); ok {
+		if f, ok := localPathMountFailure(sto, p, events); ok {
 			out = append(out, f)
 		}
 	}
@@ -72,7 +82,7 @@ func (StorageVolumeMountFailed) Detect(ctx context.Context, src casebook.Source)
 
 // provisionerNotRunning finds a local-path provisioner that is deployed
 // but has no ready pod.
-func provisionerNotRunning(pods []*corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
+func provisionerNotRunning(pods []*corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
 	var prov []*corev1.Pod
 	for _, p := range pods {
 		if p.Labels[localPathLabel] == localPathLabelValue && !podTerminal(p) {
@@ -89,9 +99,9 @@ func provisionerNotRunning(pods []*corev1.Pod, events *eventIndex) (casebook.Fin
 		Message: "the local-path provisioner is not running, so no local-path volume is created or deleted"}
 	for _, p := range prov {
 		f.Objects = append(f.Objects, ref(casebook.KindPod, p))
-		f.Evidence = append(f.Evidence, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+		f.Evidence = append(f.Evidence, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 		f.Evidence = append(f.Evidence, waitingReasons(p)...)
-		for _, e := range lastByReason(events.of("Pod", p, "BackOff", "Failed", "FailedScheduling", "FailedMount")) {
+		for _, e := range lastByReason(events.Of("Pod", p, "BackOff", "Failed", "FailedScheduling", "FailedMount")) {
 			f.Evidence = append(f.Evidence, quoteEvent(e))
 		}
 	}
@@ -101,7 +111,7 @@ func provisionerNotRunning(pods []*corev1.Pod, events *eventIndex) (casebook.Fin
 // helperPodFailures finds local-path helper pods (which create and delete
 // the volume directories on the node) that cannot run, and the claims they
 // hold up.
-func helperPodFailures(st *storage, pods []*corev1.Pod, events *eventIndex) []casebook.Finding {
+func helperPodFailures(sto *storage, pods []*corev1.Pod, events *cluster.EventIndex) []casebook.Finding {
 	var out []casebook.Finding
 	for _, p := range pods {
 		if !strings.HasPrefix(p.Name, helperCreatePrefix) && !strings.HasPrefix(p.Name, helperDeletePrefix) {
@@ -110,12 +120,12 @@ func helperPodFailures(st *storage, pods []*corev1.Pod, events *eventIndex) []ca
 		if p.Status.Phase == corev1.PodSucceeded || p.DeletionTimestamp != nil || podRunning(p) {
 			continue
 		}
-		ev := []string{fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase)}
+		ev := []casebook.Evidence{quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase)}
 		ev = append(ev, waitingReasons(p)...)
 		if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 			ev = append(ev, quotePodCondition(p, c))
 		}
-		ev = append(ev, quoteEventsOf(p, lastByReason(events.of("Pod", p, "Failed", "FailedScheduling", "BackOff", "FailedCreatePodSandBox")))...)
+		ev = append(ev, quoteEventsOf(p, lastByReason(events.Of("Pod", p, "Failed", "FailedScheduling", "BackOff", "FailedCreatePodSandBox")))...)
 		if len(ev) == 1 && p.Status.Phase != corev1.PodFailed {
 			// Just created and not failing yet.
 			continue
@@ -123,10 +133,10 @@ func helperPodFailures(st *storage, pods []*corev1.Pod, events *eventIndex) []ca
 		objs := []casebook.ObjectRef{ref(casebook.KindPod, p)}
 		pvName := strings.TrimPrefix(strings.TrimPrefix(p.Name, helperCreatePrefix), helperDeletePrefix)
 		claimNS, claimName := helperClaim(p)
-		for _, c := range st.pvcList {
+		for _, c := range sto.Claims {
 			if (c.Namespace == claimNS && c.Name == claimName) || "pvc-"+string(c.UID) == pvName || c.Spec.VolumeName == pvName {
 				objs = append(objs, ref(casebook.KindPersistentVolumeClaim, c))
-				for _, e := range lastByReason(events.of("PersistentVolumeClaim", c, "ProvisioningFailed")) {
+				for _, e := range lastByReason(events.Of("PersistentVolumeClaim", c, "ProvisioningFailed")) {
 					ev = append(ev, quoteEvent(e))
 				}
 			}
@@ -140,14 +150,14 @@ func helperPodFailures(st *storage, pods []*corev1.Pod, events *eventIndex) []ca
 
 // pinnedToBadNode finds pods waiting for a local-path volume whose node
 // affinity pins it to a node that no longer exists or is not Ready.
-func pinnedToBadNode(st *storage, pods []*corev1.Pod, nodes []*corev1.Node, events *eventIndex) []casebook.Finding {
+func pinnedToBadNode(sto *storage, pods []*corev1.Pod, nodes []*corev1.Node, events *cluster.EventIndex) []casebook.Finding {
 	byName := map[string]*corev1.Node{}
 	for _, n := range nodes {
 		byName[n.Name] = n
 	}
 	var out []casebook.Finding
-	for _, pv := range st.pvList {
-		if !st.isLocalPath(pv) || pv.Spec.ClaimRef == nil {
+	for _, pv := range sto.Volumes {
+		if !sto.isLocalPath(pv) || pv.Spec.ClaimRef == nil {
 			continue
 		}
 		host := pvNode(pv)
@@ -158,7 +168,7 @@ func pinnedToBadNode(st *storage, pods []*corev1.Pod, nodes []*corev1.Node, even
 		if node != nil && nodeReady(node) {
 			continue
 		}
-		claim := st.pvcs[pv.Spec.ClaimRef.Namespace+"/"+pv.Spec.ClaimRef.Name]
+		claim := sto.Claim(pv.Spec.ClaimRef.Namespace, pv.Spec.ClaimRef.Name)
 		if claim == nil {
 			continue
 		}
@@ -171,16 +181,16 @@ func pinnedToBadNode(st *storage, pods []*corev1.Pod, nodes []*corev1.Node, even
 		if len(waiting) == 0 {
 			continue
 		}
-		ev := []string{quotePVNodeAffinity(pv)}
+		ev := []casebook.Evidence{quotePVNodeAffinity(pv)}
 		cause, msg := "pv-node-gone", "the pod's local-path volume lives on a node that no longer exists, so the pod cannot start anywhere"
 		if node == nil {
-			ev = append(ev, fmt.Sprintf("node %s not found; nodes: %s", host, nodeNames(nodes)))
+			ev = append(ev, quote(casebook.KindNode, host, "not found; nodes: %s", nodeNames(nodes)))
 		} else {
 			cause, msg = "pv-node-not-ready", "the pod's local-path volume lives on a node that is not Ready, so the pod cannot start"
 			if c := nodeCondition(node, corev1.NodeReady); c != nil {
-				ev = append(ev, fmt.Sprintf("node %s condition Ready=%s reason %s: %s", node.Name, c.Status, c.Reason, c.Message))
+				ev = append(ev, quote(casebook.KindNode, node.Name, "condition Ready=%s reason %s: %s", c.Status, c.Reason, c.Message))
 			} else {
-				ev = append(ev, fmt.Sprintf("node %s has no Ready condition", node.Name))
+				ev = append(ev, quote(casebook.KindNode, node.Name, "has no Ready condition"))
 			}
 		}
 		objs := []casebook.ObjectRef{}
@@ -189,7 +199,7 @@ func pinnedToBadNode(st *storage, pods []*corev1.Pod, nodes []*corev1.Node, even
 			if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 				ev = append(ev, quotePodCondition(p, c))
 			}
-			ev = append(ev, quoteEventsOf(p, lastByReason(events.of("Pod", p, "FailedScheduling", "FailedMount")))...)
+			ev = append(ev, quoteEventsOf(p, lastByReason(events.Of("Pod", p, "FailedScheduling", "FailedMount")))...)
 		}
 		objs = append(objs, ref(casebook.KindPersistentVolume, pv))
 		out = append(out, casebook.Finding{CaseID: "K-003", Cause: cause, Objects: objs, Message: msg, Evidence: ev})
@@ -200,14 +210,14 @@ func pinnedToBadNode(st *storage, pods []*corev1.Pod, nodes []*corev1.Node, even
 // localPathMountFailure finds a waiting pod whose local-path volume fails
 // to mount on its node: typically the directory under
 // /var/lib/rancher/k3s/storage is gone (node rebuilt, disk not mounted).
-func localPathMountFailure(st *storage, p *corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
-	vols := st.claimVolumes(p)
-	var ev []string
+func localPathMountFailure(sto *storage, p *corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
+	vols := sto.claimVolumes(p)
+	var ev []casebook.Evidence
 	objs := []casebook.ObjectRef{ref(casebook.KindPod, p)}
-	for _, e := range lastByMessage(events.of("Pod", p, "FailedMount")) {
+	for _, e := range lastByMessage(events.Of("Pod", p, "FailedMount")) {
 		local := false
 		for _, v := range volumesOfEvent(vols, e.Message) {
-			if v.pvc != nil && st.claimIsLocalPath(v.pvc) {
+			if v.pvc != nil && sto.claimIsLocalPath(v.pvc) {
 				local = true
 				if v.pv != nil {
 					objs = appendRef(objs, ref(casebook.KindPersistentVolume, v.pv))
@@ -222,7 +232,7 @@ func localPathMountFailure(st *storage, p *corev1.Pod, events *eventIndex) (case
 		return casebook.Finding{}, false
 	}
 	for _, v := range vols {
-		if v.pv != nil && st.isLocalPath(v.pv) {
+		if v.pv != nil && sto.isLocalPath(v.pv) {
 			ev = append(ev, quotePVNodeAffinity(v.pv))
 		}
 	}
@@ -257,3 +267,46 @@ func nodeNames(nodes []*corev1.Node) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// k003Steps are the next steps of StorageVolumeMountFailed findings, by cause.
+var k003Steps = stepsByCause{
+	"provisioner-not-running": {
+		{Step: 2, Kind: casebook.KindPod, Cmd: `kubectl -n kube-system describe pod %name%`},
+		{Step: 2, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% logs %name% --tail=50`},
+	},
+	"helper-pod-failed": {
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% describe pod %name%`},
+	},
+	"pv-node-gone": {
+		{Step: 5, Kind: casebook.KindPersistentVolume, Cmd: `kubectl get pv %name% -o jsonpath='{.spec.nodeAffinity}{"\n"}'`},
+		{Step: 5, Kind: casebook.KindPersistentVolume, Cmd: `kubectl get nodes`},
+	},
+	"pv-node-not-ready": {
+		{Step: 5, Kind: casebook.KindPersistentVolume, Cmd: `kubectl get pv %name% -o jsonpath='{.spec.nodeAffinity}{"\n"}'`},
+		{Step: 5, Kind: casebook.KindNode, Cmd: `kubectl describe node %name%`},
+	},
+	"local-path-mount-failed": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `ls -ld /var/lib/rancher/k3s/storage/*`, OnNode: true},
+	},
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (StorageVolumeMountFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k003Steps.of(f.Cause)
+}
+
+// k003ZH are the messages of StorageVolumeMountFailed findings in Chinese, by cause.
+var k003ZH = zhByCause{
+	"provisioner-not-running": `local-path provisioner 没有运行，local-path 卷既不会创建也不会删除`,
+	"helper-pod-failed":       `local-path 的 helper Pod 无法运行，节点上的卷目录没有被创建或删除`,
+	"pv-node-gone":            `Pod 的 local-path 卷所在的节点已不存在，Pod 在哪里都无法启动`,
+	"pv-node-not-ready":       `Pod 的 local-path 卷所在的节点未就绪，Pod 无法启动`,
+	"local-path-mount-failed": `Pod 的 local-path 卷无法在其节点上挂载：目录缺失或不可用`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (StorageVolumeMountFailed) MessageZH(f *casebook.Finding) string { return k003ZH.of(f.Cause) }

@@ -15,7 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // NetworkPolicyNotEffective finds K-004: NetworkPolicies that nothing
@@ -26,10 +27,19 @@ import (
 // the pod's.
 type NetworkPolicyNotEffective struct{}
 
-var _ casebook.Detector = NetworkPolicyNotEffective{}
+var (
+	_ engine.Detector   = NetworkPolicyNotEffective{}
+	_ engine.Stepper    = NetworkPolicyNotEffective{}
+	_ engine.Translator = NetworkPolicyNotEffective{}
+)
 
 // CaseID returns "K-004".
 func (NetworkPolicyNotEffective) CaseID() string { return "K-004" }
+
+// Kinds lists the kinds the detector reads.
+func (NetworkPolicyNotEffective) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindNetworkPolicy, casebook.KindService, casebook.KindPod, casebook.KindNode, casebook.KindDaemonSet, casebook.KindDeployment, casebook.KindStatefulSet, casebook.KindJob}
+}
 
 // policyCNIs are the DaemonSets of CNIs that enforce NetworkPolicy
 // themselves, by name (or k8s-app label), with the product name.
@@ -43,9 +53,9 @@ var policyCNIs = map[string]string{
 }
 
 // Detect checks the policy engine and every NetworkPolicy.
-func (NetworkPolicyNotEffective) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	policies, err := kube.List[networkingv1.NetworkPolicy](ctx, src, casebook.KindNetworkPolicy, casebook.AllNamespaces)
+func (NetworkPolicyNotEffective) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	policies, err := cluster.List[networkingv1.NetworkPolicy](st, casebook.KindNetworkPolicy, casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +79,7 @@ func (NetworkPolicyNotEffective) Detect(ctx context.Context, src casebook.Source
 	if err != nil {
 		return nil, err
 	}
-	services, err := kube.List[corev1.Service](ctx, src, casebook.KindService, casebook.AllNamespaces)
+	services, err := cluster.List[corev1.Service](st, casebook.KindService, casebook.AllNamespaces)
 	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
@@ -83,7 +93,7 @@ func (NetworkPolicyNotEffective) Detect(ctx context.Context, src casebook.Source
 
 	var out []casebook.Finding
 	if nodesOK && cniOK {
-		out = append(out, policyEngine(policies, nodes, cniSets)...)
+		out = append(out, policyEngine(st, policies, nodes, cniSets)...)
 	}
 	for _, p := range policies {
 		if f, ok := selectsNoPod(p, podsByNS[p.Namespace], w); ok {
@@ -102,7 +112,7 @@ func (r *reader) cniDaemonSets() ([]*appsv1.DaemonSet, bool, error) {
 	seen := map[string]bool{}
 	var out []*appsv1.DaemonSet
 	for _, ns := range []string{casebook.AllNamespaces, "kube-system", "calico-system"} {
-		list, err := kube.List[appsv1.DaemonSet](r.ctx, r.src, casebook.KindDaemonSet, ns)
+		list, err := cluster.List[appsv1.DaemonSet](r.st, casebook.KindDaemonSet, ns)
 		if ok, err := r.optional(err); err != nil {
 			return nil, false, err
 		} else if !ok {
@@ -122,9 +132,9 @@ func (r *reader) cniDaemonSets() ([]*appsv1.DaemonSet, bool, error) {
 // embedded kube-router controller disabled (agents take the setting from
 // the servers) and no CNI DaemonSet with a policy engine exists, whether
 // flannel still runs or --flannel-backend none brought another CNI.
-func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, sets []*appsv1.DaemonSet) []casebook.Finding {
+func policyEngine(st *cluster.State, policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, sets []*appsv1.DaemonSet) []casebook.Finding {
 	policyCNI := false
-	var otherCNI []string
+	var otherCNI []casebook.Evidence
 	for _, d := range sets {
 		name := d.Name
 		if v := d.Labels["k8s-app"]; policyCNIs[v] != "" {
@@ -133,7 +143,7 @@ func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, 
 		if policyCNIs[name] != "" {
 			policyCNI = true
 		} else if strings.Contains(d.Name, "flannel") {
-			otherCNI = append(otherCNI, fmt.Sprintf("daemonset %s: flannel does not enforce NetworkPolicy", objName(d.Namespace, d.Name)))
+			otherCNI = append(otherCNI, quoteOf(casebook.KindDaemonSet, d, "flannel does not enforce NetworkPolicy"))
 		}
 	}
 	if policyCNI {
@@ -141,7 +151,7 @@ func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, 
 	}
 	var disabled []*corev1.Node
 	for _, n := range nodes {
-		args := parseNodeArgs(k3sNodeArgs(n))
+		args := nodeArgs(st, n)
 		if len(args) > 0 && args[0] == "server" && k3sBoolFlag(args, "--disable-network-policy") {
 			disabled = append(disabled, n)
 		}
@@ -153,9 +163,9 @@ func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, 
 		Message: "NetworkPolicies exist but no one enforces them: K3s runs with --disable-network-policy and no CNI with a policy engine is installed"}
 	for _, n := range disabled {
 		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
-		f.Evidence = append(f.Evidence, fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)))
+		f.Evidence = append(f.Evidence, quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)))
 	}
-	f.Evidence = append(f.Evidence, "no DaemonSet of a CNI that enforces NetworkPolicy (calico-node, canal, cilium, kube-router, antrea-agent, weave-net)")
+	f.Evidence = append(f.Evidence, note(casebook.KindDaemonSet, "no DaemonSet of a CNI that enforces NetworkPolicy (calico-node, canal, cilium, kube-router, antrea-agent, weave-net)"))
 	f.Evidence = append(f.Evidence, otherCNI...)
 	f.Objects, f.Evidence = appendPolicies(f.Objects, f.Evidence, policies)
 	return []casebook.Finding{f}
@@ -163,7 +173,7 @@ func policyEngine(policies []*networkingv1.NetworkPolicy, nodes []*corev1.Node, 
 
 // appendPolicies adds the policies to a finding's objects and quotes the
 // first few of them.
-func appendPolicies(objs []casebook.ObjectRef, ev []string, policies []*networkingv1.NetworkPolicy) ([]casebook.ObjectRef, []string) {
+func appendPolicies(objs []casebook.ObjectRef, ev []casebook.Evidence, policies []*networkingv1.NetworkPolicy) ([]casebook.ObjectRef, []casebook.Evidence) {
 	const quoted = 5
 	for i, p := range policies {
 		objs = append(objs, ref(casebook.KindNetworkPolicy, p))
@@ -172,7 +182,7 @@ func appendPolicies(objs []casebook.ObjectRef, ev []string, policies []*networki
 		}
 	}
 	if len(policies) > quoted {
-		ev = append(ev, fmt.Sprintf("... and %d more NetworkPolicies", len(policies)-quoted))
+		ev = append(ev, note(casebook.KindNetworkPolicy, "... and %d more NetworkPolicies", len(policies)-quoted))
 	}
 	return objs, ev
 }
@@ -227,7 +237,7 @@ func effectiveTypes(p *networkingv1.NetworkPolicy) (ingress, egress bool) {
 	return ingress, egress
 }
 
-func quotePolicy(p *networkingv1.NetworkPolicy) string {
+func quotePolicy(p *networkingv1.NetworkPolicy) casebook.Evidence {
 	sel := metav1.FormatLabelSelector(&p.Spec.PodSelector)
 	if sel == "<none>" {
 		sel = "{} (every pod in the namespace)"
@@ -240,7 +250,7 @@ func quotePolicy(p *networkingv1.NetworkPolicy) string {
 	if eg {
 		types = append(types, "Egress")
 	}
-	return fmt.Sprintf("networkpolicy %s: podSelector %s, policyTypes [%s]", objName(p.Namespace, p.Name), sel, strings.Join(types, ", "))
+	return quoteOf(casebook.KindNetworkPolicy, p, "spec: podSelector %s, policyTypes [%s]", sel, strings.Join(types, ", "))
 }
 
 // policySelects reports whether a policy applies to a pod. Pods on the
@@ -270,7 +280,7 @@ func (r *reader) workloads() (*workloads, error) {
 		w.templates = append(w.templates, workloadTemplate{kind: strings.ToLower(string(kind)), namespace: obj.GetNamespace(),
 			name: obj.GetName(), labels: obj.GetLabels(), pod: tpl.Labels})
 	}
-	deps, err := kube.List[appsv1.Deployment](r.ctx, r.src, casebook.KindDeployment, casebook.AllNamespaces)
+	deps, err := cluster.List[appsv1.Deployment](r.st, casebook.KindDeployment, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -278,7 +288,7 @@ func (r *reader) workloads() (*workloads, error) {
 			add(casebook.KindDeployment, d, &d.Spec.Template)
 		}
 	}
-	sts, err := kube.List[appsv1.StatefulSet](r.ctx, r.src, casebook.KindStatefulSet, casebook.AllNamespaces)
+	sts, err := cluster.List[appsv1.StatefulSet](r.st, casebook.KindStatefulSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -286,7 +296,7 @@ func (r *reader) workloads() (*workloads, error) {
 			add(casebook.KindStatefulSet, s, &s.Spec.Template)
 		}
 	}
-	dss, err := kube.List[appsv1.DaemonSet](r.ctx, r.src, casebook.KindDaemonSet, casebook.AllNamespaces)
+	dss, err := cluster.List[appsv1.DaemonSet](r.st, casebook.KindDaemonSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -294,7 +304,7 @@ func (r *reader) workloads() (*workloads, error) {
 			add(casebook.KindDaemonSet, d, &d.Spec.Template)
 		}
 	}
-	jobs, err := kube.List[batchv1.Job](r.ctx, r.src, casebook.KindJob, casebook.AllNamespaces)
+	jobs, err := cluster.List[batchv1.Job](r.st, casebook.KindJob, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -318,7 +328,7 @@ func selectsNoPod(p *networkingv1.NetworkPolicy, pods []*corev1.Pod, w *workload
 			return casebook.Finding{}, false
 		}
 	}
-	var ownLabels []string
+	var ownLabels []casebook.Evidence
 	for _, t := range w.templates {
 		if t.namespace != p.Namespace {
 			continue
@@ -328,13 +338,13 @@ func selectsNoPod(p *networkingv1.NetworkPolicy, pods []*corev1.Pod, w *workload
 			return casebook.Finding{}, false
 		}
 		if sel.Matches(labels.Set(t.labels)) {
-			ownLabels = append(ownLabels, fmt.Sprintf("%s %s has labels %s, but its pod template's labels are %s",
-				t.kind, objName(t.namespace, t.name), formatLabels(t.labels), formatLabels(t.pod)))
+			ownLabels = append(ownLabels, quote(casebook.Kind(t.kind), objName(t.namespace, t.name), "has labels %s, but its pod template's labels are %s",
+				formatLabels(t.labels), formatLabels(t.pod)))
 		}
 	}
-	ev := []string{
-		fmt.Sprintf("networkpolicy %s spec.podSelector: %s", objName(p.Namespace, p.Name), metav1.FormatLabelSelector(&p.Spec.PodSelector)),
-		fmt.Sprintf("no pod in namespace %s matches it (%d pods there)", p.Namespace, len(pods)),
+	ev := []casebook.Evidence{
+		quote(casebook.KindNetworkPolicy, objName(p.Namespace, p.Name), "spec.podSelector: %s", metav1.FormatLabelSelector(&p.Spec.PodSelector)),
+		note(casebook.KindPod, "no pod in namespace %s matches it (%d pods there)", p.Namespace, len(pods)),
 	}
 	ev = append(ev, ownLabels...)
 	if len(p.Spec.PodSelector.MatchExpressions) == 0 {
@@ -414,7 +424,9 @@ func egressWithoutDNS(policies []*networkingv1.NetworkPolicy, podsByNS map[strin
 			Message: "the egress NetworkPolicies of these pods allow no UDP port 53, so their DNS lookups fail"}
 		for _, p := range g.policies {
 			f.Objects = append(f.Objects, ref(casebook.KindNetworkPolicy, p))
-			f.Evidence = append(f.Evidence, quotePolicy(p)+", egress "+quoteEgress(p.Spec.Egress))
+			ev := quotePolicy(p)
+			ev.Text += ", egress " + quoteEgress(p.Spec.Egress)
+			f.Evidence = append(f.Evidence, ev)
 		}
 		const quoted = 3
 		var names []string
@@ -427,7 +439,7 @@ func egressWithoutDNS(policies []*networkingv1.NetworkPolicy, podsByNS map[strin
 		if len(g.pods) > quoted {
 			more = fmt.Sprintf(" and %d more", len(g.pods)-quoted)
 		}
-		f.Evidence = append(f.Evidence, fmt.Sprintf("pods in %s governed by no egress rule to port 53/UDP: %s%s", g.policies[0].Namespace, strings.Join(names, ", "), more))
+		f.Evidence = append(f.Evidence, note(casebook.KindPod, "pods in %s governed by no egress rule to port 53/UDP: %s%s", g.policies[0].Namespace, strings.Join(names, ", "), more))
 		out = append(out, f)
 	}
 	return out
@@ -569,10 +581,10 @@ func ingressServicePorts(p *networkingv1.NetworkPolicy, pods []*corev1.Pod, serv
 			out = append(out, casebook.Finding{
 				CaseID: "K-004", Cause: "ingress-port-is-service-port", Objects: []casebook.ObjectRef{ref(casebook.KindNetworkPolicy, p)},
 				Message: "the NetworkPolicy allows the Service's port, but policies see the pod's port (the targetPort), so the traffic it means to allow is refused",
-				Evidence: []string{
-					fmt.Sprintf("networkpolicy %s ingress ports: %s", objName(p.Namespace, p.Name), quotePolicyPort(pp)),
-					fmt.Sprintf("service %s spec.ports[%s]: port %d, targetPort %s", objName(svc.Namespace, svc.Name), servicePortName(sp), sp.Port, target),
-					fmt.Sprintf("the selected pods declare container ports: %s", strings.Join(podPorts, ", ")),
+				Evidence: []casebook.Evidence{
+					quote(casebook.KindNetworkPolicy, objName(p.Namespace, p.Name), "ingress ports: %s", quotePolicyPort(pp)),
+					quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.ports[%s]: port %d, targetPort %s", servicePortName(sp), sp.Port, target),
+					note(casebook.KindPod, "the selected pods declare container ports: %s", strings.Join(podPorts, ", ")),
 				},
 			})
 		}
@@ -620,3 +632,34 @@ func servicePortName(sp corev1.ServicePort) string {
 	}
 	return fmt.Sprint(sp.Port)
 }
+
+// k004Steps are the next steps of NetworkPolicyNotEffective findings, by cause.
+var k004Steps = stepsByCause{
+	"policy-controller-disabled": {
+		{Step: 2, Kind: casebook.KindNode, Cmd: `kubectl get node %name% -o jsonpath='{.metadata.annotations.k3s\.io/node-args}{"\n"}'`},
+		{Step: 3, Kind: casebook.KindNode, Cmd: `journalctl -u k3s --no-pager | grep -i "network policy"`, OnNode: true},
+	},
+	"policy-selects-no-pod": {
+		{Step: 6, Kind: casebook.KindNetworkPolicy, Cmd: `kubectl describe networkpolicy -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindNetworkPolicy, Cmd: `kubectl get pods -n %ns% --show-labels`},
+	},
+	"": {
+		{Step: 6, Kind: casebook.KindNetworkPolicy, Cmd: `kubectl describe networkpolicy -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (NetworkPolicyNotEffective) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k004Steps.of(f.Cause)
+}
+
+// k004ZH are the messages of NetworkPolicyNotEffective findings in Chinese, by cause.
+var k004ZH = zhByCause{
+	"policy-controller-disabled":   `存在 NetworkPolicy 但无人执行：K3s 以 --disable-network-policy 运行，且没有安装带策略引擎的 CNI`,
+	"policy-selects-no-pod":        `NetworkPolicy 的 podSelector 选不中任何 Pod，因此它什么也不保护`,
+	"egress-blocks-dns":            `这些 Pod 的出站 NetworkPolicy 没有放行 UDP 53 端口，DNS 查询因此失败`,
+	"ingress-port-is-service-port": `NetworkPolicy 放行的是 Service 端口，但策略看到的是 Pod 端口（targetPort），本想放行的流量被拒绝`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (NetworkPolicyNotEffective) MessageZH(f *casebook.Finding) string { return k004ZH.of(f.Cause) }

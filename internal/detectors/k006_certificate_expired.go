@@ -2,12 +2,13 @@ package detectors
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // CertificateExpired finds K-006 from what K3s's certificate monitor
@@ -21,10 +22,19 @@ import (
 // CertificateExpirationOK event: a warning older than that is history.
 type CertificateExpired struct{}
 
-var _ casebook.Detector = CertificateExpired{}
+var (
+	_ engine.Detector   = CertificateExpired{}
+	_ engine.Stepper    = CertificateExpired{}
+	_ engine.Translator = CertificateExpired{}
+)
 
 // CaseID returns "K-006".
 func (CertificateExpired) CaseID() string { return "K-006" }
+
+// Kinds lists the kinds the detector reads.
+func (CertificateExpired) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindNode, casebook.KindEvent}
+}
 
 // The reasons of k3s pkg/certmonitor's events.
 const (
@@ -34,8 +44,8 @@ const (
 )
 
 // Detect reads the certificate monitor's events on every node.
-func (CertificateExpired) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (CertificateExpired) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	nodes, err := r.nodes()
 	if err != nil {
 		return nil, err
@@ -46,7 +56,7 @@ func (CertificateExpired) Detect(ctx context.Context, src casebook.Source) ([]ca
 	}
 	var out []casebook.Finding
 	for _, n := range nodes {
-		evs := nodeEvents(events, n, certWarningReason, caCertWarningReason, certOKReason)
+		evs := events.OfNode(n, certWarningReason, caCertWarningReason, certOKReason)
 		var warn, caWarn, ok *corev1.Event
 		for _, e := range evs {
 			switch e.Reason {
@@ -68,50 +78,28 @@ func (CertificateExpired) Detect(ctx context.Context, src casebook.Source) ([]ca
 	return r.done(out)
 }
 
-// nodeEvents returns a node's events with the reasons, oldest first. Events
-// about a node carry the node's name as its UID (the kubelet's and K3s's
-// convention) or, once rewritten, its real UID; events from before a node
-// of the same name was created are left out.
-func nodeEvents(idx *eventIndex, n *corev1.Node, reasons ...string) []*corev1.Event {
-	var out []*corev1.Event
-	for _, e := range idx.byObject[eventKey{"Node", "", n.Name}] {
-		uid := string(e.InvolvedObject.UID)
-		if uid == "" || uid != string(n.UID) {
-			if uid != "" && uid != n.Name {
-				continue
-			}
-			if eventTime(e).Before(n.CreationTimestamp.Time) {
-				continue
-			}
-		}
-		for _, r := range reasons {
-			if e.Reason == r {
-				out = append(out, e)
-				break
-			}
-		}
-	}
-	return out
-}
-
 // certWarning turns the last certificate warning on a node into a finding,
 // unless K3s reported its certificates OK after it.
 func certWarning(n *corev1.Node, warn, ok *corev1.Event) (casebook.Finding, bool) {
-	if warn == nil || (ok != nil && !eventTime(ok).Before(eventTime(warn))) {
+	if warn == nil || (ok != nil && !cluster.EventTime(ok).Before(cluster.EventTime(warn))) {
 		return casebook.Finding{}, false
 	}
 	lines := strings.Split(strings.TrimSpace(warn.Message), "\n")
 	first := *warn
 	first.Message = lines[0]
-	ev := []string{quoteEvent(&first)}
+	ev := []casebook.Evidence{quoteEvent(&first)}
 	for _, ln := range lines[1:] {
-		ev = append(ev, fmt.Sprintf("event %s %s on Node %s (continued): %s", warn.Type, warn.Reason, n.Name, ln))
+		cont := quoteEvent(warn)
+		cont.Field, cont.Text = "event "+warn.Type+" "+warn.Reason+" (continued)", ln
+		ev = append(ev, cont)
 	}
 	if ok != nil {
-		ev = append(ev, fmt.Sprintf("last %s on node %s was before this warning: %s", certOKReason, n.Name, quoteEvent(ok)))
+		okEv := quoteEvent(ok)
+		okEv.Field += " (before this warning)"
+		ev = append(ev, okEv)
 	}
 	if c := nodeCondition(n, corev1.NodeReady); c != nil && c.Status != corev1.ConditionTrue {
-		ev = append(ev, fmt.Sprintf("node %s condition Ready=%s reason %s: %s", n.Name, c.Status, c.Reason, c.Message))
+		ev = append(ev, quote(casebook.KindNode, n.Name, "condition Ready=%s reason %s: %s", c.Status, c.Reason, c.Message))
 	}
 	f := casebook.Finding{CaseID: "K-006", Objects: []casebook.ObjectRef{ref(casebook.KindNode, n)}, Evidence: ev}
 	switch {
@@ -130,3 +118,27 @@ func certWarning(n *corev1.Node, warn, ok *corev1.Event) (casebook.Finding, bool
 	}
 	return f, true
 }
+
+// k006Steps are the next steps of CertificateExpired findings, by cause.
+var k006Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: casebook.KindNode, Cmd: `kubectl describe node %name%`},
+		{Step: 2, Kind: casebook.KindNode, Cmd: `k3s certificate check`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (CertificateExpired) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return k006Steps.of(f.Cause)
+}
+
+// k006ZH are the messages of CertificateExpired findings in Chinese, by cause.
+var k006ZH = zhByCause{
+	"ca-certs-expiring":   `K3s CA 证书将在一年内到期且不会自动续期：除非轮换（k3s certificate rotate-ca），它签发的所有证书都会随之失效`,
+	"certs-not-yet-valid": `节点上的 K3s 证书尚未生效：节点时钟落后于证书签发时间`,
+	"node-certs-expired":  `节点上的 K3s 证书已过期：K3s 只在启动时续期，而它在续期窗口内没有重启`,
+	"node-certs-expiring": `节点上的 K3s 证书已进入续期窗口而 K3s 之后没有重启：证书只在 K3s 启动时续期，不重启就会过期`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (CertificateExpired) MessageZH(f *casebook.Finding) string { return k006ZH.of(f.Cause) }

@@ -2,13 +2,13 @@ package detectors
 
 import (
 	"context"
-	"fmt"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // PodCrossNodeCommunicationFailed finds N-001 from what the API server
@@ -21,10 +21,19 @@ import (
 // and checksum offload leave no trace in the API and are not guessed at.
 type PodCrossNodeCommunicationFailed struct{}
 
-var _ casebook.Detector = PodCrossNodeCommunicationFailed{}
+var (
+	_ engine.Detector   = PodCrossNodeCommunicationFailed{}
+	_ engine.Stepper    = PodCrossNodeCommunicationFailed{}
+	_ engine.Translator = PodCrossNodeCommunicationFailed{}
+)
 
 // CaseID returns "N-001".
 func (PodCrossNodeCommunicationFailed) CaseID() string { return "N-001" }
+
+// Kinds lists the kinds the detector reads.
+func (PodCrossNodeCommunicationFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindNode}
+}
 
 // flannel's node annotations (flannel-io/flannel subnet/kube).
 const (
@@ -34,13 +43,13 @@ const (
 )
 
 // Detect checks every node's flannel registration.
-func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	nodes, err := r.nodes()
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	// The state lists nodes sorted by name, and shares the list: no sorting here.
 
 	// What the servers say about flannel: the backend each one runs with,
 	// and whether flannel tunnels to the nodes' external IPs.
@@ -48,7 +57,7 @@ func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, src casebook.
 	var backendOrder []string
 	externalIP := false
 	for _, n := range nodes {
-		args := parseNodeArgs(k3sNodeArgs(n))
+		args := nodeArgs(st, n)
 		if len(args) == 0 || args[0] != "server" {
 			continue
 		}
@@ -79,7 +88,7 @@ func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, src casebook.
 		for _, b := range backendOrder {
 			for _, n := range backends[b] {
 				f.Objects = append(f.Objects, ref(casebook.KindNode, n))
-				f.Evidence = append(f.Evidence, fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)))
+				f.Evidence = append(f.Evidence, quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)))
 			}
 		}
 		out = append(out, f)
@@ -87,7 +96,7 @@ func (PodCrossNodeCommunicationFailed) Detect(ctx context.Context, src casebook.
 	if flannel {
 		out = append(out, duplicatePublicIPs(nodes)...)
 		if !externalIP {
-			out = append(out, flannelNotNodeIP(nodes)...)
+			out = append(out, flannelNotNodeIP(st, nodes)...)
 		}
 		out = append(out, flannelMissing(nodes)...)
 	}
@@ -104,8 +113,8 @@ func internalIP(n *corev1.Node) string {
 	return ""
 }
 
-func quoteFlannelNode(n *corev1.Node) string {
-	return fmt.Sprintf("node %s annotation %s: %s, InternalIP %s", n.Name, flannelPublicIP, n.Annotations[flannelPublicIP], internalIP(n))
+func quoteFlannelNode(n *corev1.Node) casebook.Evidence {
+	return quote(casebook.KindNode, n.Name, "annotation %s: %s, InternalIP %s", flannelPublicIP, n.Annotations[flannelPublicIP], internalIP(n))
 }
 
 // duplicatePublicIPs finds nodes whose flannel registered the same public
@@ -145,12 +154,12 @@ func duplicatePublicIPs(nodes []*corev1.Node) []casebook.Finding {
 // another address: without --flannel-iface, K3s's flannel takes the
 // interface of the default route, whatever --node-ip says, and the other
 // nodes tunnel to an address they may not reach.
-func flannelNotNodeIP(nodes []*corev1.Node) []casebook.Finding {
+func flannelNotNodeIP(st *cluster.State, nodes []*corev1.Node) []casebook.Finding {
 	f := casebook.Finding{CaseID: "N-001", Cause: "flannel-ip-not-node-ip",
 		Message: "flannel tunnels from another address than the node's --node-ip: without --flannel-iface it takes the default-route interface, which the other nodes may not reach"}
 	for _, n := range nodes {
 		ip := n.Annotations[flannelPublicIP]
-		args := parseNodeArgs(k3sNodeArgs(n))
+		args := nodeArgs(st, n)
 		nodeIP := k3sFlagValue(args, "--node-ip")
 		if ip == "" || nodeIP == "" || k3sFlagValue(args, "--flannel-iface") != "" {
 			continue
@@ -159,7 +168,7 @@ func flannelNotNodeIP(nodes []*corev1.Node) []casebook.Finding {
 			continue
 		}
 		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
-		f.Evidence = append(f.Evidence, quoteFlannelNode(n), fmt.Sprintf("node %s annotation k3s.io/node-args: %s", n.Name, k3sNodeArgs(n)))
+		f.Evidence = append(f.Evidence, quoteFlannelNode(n), quote(casebook.KindNode, n.Name, "annotation k3s.io/node-args: %s", k3sNodeArgs(n)))
 	}
 	if len(f.Objects) == 0 {
 		return nil
@@ -193,9 +202,9 @@ func flannelMissing(nodes []*corev1.Node) []casebook.Finding {
 			continue
 		}
 		f.Objects = append(f.Objects, ref(casebook.KindNode, n))
-		f.Evidence = append(f.Evidence, fmt.Sprintf("node %s has no annotation %s (%d other nodes have them)", n.Name, strings.Join(missing, ", "), registered))
+		f.Evidence = append(f.Evidence, quote(casebook.KindNode, n.Name, "has no annotation %s (%d other nodes have them)", strings.Join(missing, ", "), registered))
 		if n.Spec.PodCIDR == "" {
-			f.Evidence = append(f.Evidence, fmt.Sprintf("node %s spec.podCIDR is empty", n.Name))
+			f.Evidence = append(f.Evidence, quote(casebook.KindNode, n.Name, "spec.podCIDR is empty"))
 		}
 		if c := nodeCondition(n, corev1.NodeReady); c != nil {
 			f.Evidence = append(f.Evidence, quoteNodeCondition(n, c))
@@ -229,13 +238,44 @@ func networkUnavailable(nodes []*corev1.Node) []casebook.Finding {
 	return []casebook.Finding{f}
 }
 
-func quoteNodeCondition(n *corev1.Node, c *corev1.NodeCondition) string {
-	s := fmt.Sprintf("node %s condition %s=%s", n.Name, c.Type, c.Status)
+func quoteNodeCondition(n *corev1.Node, c *corev1.NodeCondition) casebook.Evidence {
+	s := quote(casebook.KindNode, n.Name, "condition %s=%s", c.Type, c.Status)
 	if c.Reason != "" {
-		s += " reason " + c.Reason
+		s.Text += " reason " + c.Reason
 	}
 	if c.Message != "" {
-		s += ": " + c.Message
+		s.Text += ": " + c.Message
 	}
 	return s
+}
+
+// n001Steps are the next steps of PodCrossNodeCommunicationFailed findings, by cause.
+var n001Steps = stepsByCause{
+	"node-network-unavailable": {
+		{Step: 2, Kind: casebook.KindNode, Cmd: `kubectl describe node %name%`},
+		{Step: 4, Kind: casebook.KindNode, Cmd: `ip -d link show flannel.1`, OnNode: true},
+	},
+	"": {
+		{Step: 2, Kind: casebook.KindNode, Cmd: `kubectl get node %name% -o yaml`},
+		{Step: 3, Kind: casebook.KindNode, Cmd: `journalctl -u k3s --no-pager | grep -i flannel`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (PodCrossNodeCommunicationFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return n001Steps.of(f.Cause)
+}
+
+// n001ZH are the messages of PodCrossNodeCommunicationFailed findings in Chinese, by cause.
+var n001ZH = zhByCause{
+	"flannel-backend-differs":     `各 K3s server 上 flannel 的后端不一致；flannel 选项在每个 server 上都必须相同`,
+	"flannel-public-ip-duplicate": `多个节点登记了同一个 flannel 公网 IP，通往它们的隧道都落在同一个地址，跨节点 Pod 流量丢失`,
+	"flannel-ip-not-node-ip":      `flannel 用的隧道地址不是节点的 --node-ip：未设 --flannel-iface 时它选默认路由网卡，其他节点可能访问不到`,
+	"flannel-not-registered":      `flannel 没有登记这个节点（没有公网 IP 或 VTEP 信息），它与其他节点之间没有覆盖网络隧道`,
+	"node-network-unavailable":    `节点报告 NetworkUnavailable：其 Pod 网络没有建立，节点上的 Pod 无法访问其他节点`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (PodCrossNodeCommunicationFailed) MessageZH(f *casebook.Finding) string {
+	return n001ZH.of(f.Cause)
 }

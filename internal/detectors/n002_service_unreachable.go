@@ -11,7 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // ServiceUnreachable finds N-002: Services that cannot deliver traffic
@@ -20,10 +21,20 @@ import (
 // ServiceLB) their LoadBalancer pods cannot start.
 type ServiceUnreachable struct{}
 
-var _ casebook.Detector = ServiceUnreachable{}
+var (
+	_ engine.Detector   = ServiceUnreachable{}
+	_ engine.Stepper    = ServiceUnreachable{}
+	_ engine.Translator = ServiceUnreachable{}
+	_ engine.Explainer  = ServiceUnreachable{}
+)
 
 // CaseID returns "N-002".
 func (ServiceUnreachable) CaseID() string { return "N-002" }
+
+// Kinds lists the kinds the detector reads.
+func (ServiceUnreachable) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindService, casebook.KindEndpointSlice, casebook.KindPod, casebook.KindEvent}
+}
 
 // K3s ServiceLB labels its svclb pods with the Service they serve.
 const (
@@ -32,18 +43,18 @@ const (
 )
 
 // Detect checks every Service that selects pods.
-func (ServiceUnreachable) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	services, err := kube.List[corev1.Service](ctx, src, casebook.KindService, casebook.AllNamespaces)
-	if err != nil {
+func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	// Service -> EndpointSlices -> pods, resolved once per run by the state.
+	idx, err := st.ServiceIndex()
+	if idx == nil {
 		return nil, err
 	}
-	pods, err := r.pods(casebook.AllNamespaces)
-	if err != nil {
-		return nil, err
-	}
-	slices, err := kube.List[discoveryv1.EndpointSlice](ctx, src, casebook.KindEndpointSlice, casebook.AllNamespaces)
 	if _, err := r.optional(err); err != nil {
+		return nil, err
+	}
+	pods, err := r.st.PodIndex()
+	if err != nil {
 		return nil, err
 	}
 	// svclb pods live in kube-system whatever namespace was asked for.
@@ -56,39 +67,21 @@ func (ServiceUnreachable) Detect(ctx context.Context, src casebook.Source) ([]ca
 		return nil, err
 	}
 
-	podsByNS := map[string][]*corev1.Pod{}
-	for _, p := range pods {
-		if !podTerminal(p) {
-			podsByNS[p.Namespace] = append(podsByNS[p.Namespace], p)
-		}
-	}
-	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
-	for _, s := range slices {
-		if svc := s.Labels[discoveryv1.LabelServiceName]; svc != "" {
-			slicesBySvc[s.Namespace+"/"+svc] = append(slicesBySvc[s.Namespace+"/"+svc], s)
-		}
-	}
-
 	var out []casebook.Finding
-	for _, svc := range services {
+	for _, svc := range idx.All() {
 		if svc.Spec.Type == corev1.ServiceTypeExternalName || len(svc.Spec.Selector) == 0 {
 			// Without a selector the endpoints are managed by hand; nothing to check.
 			continue
 		}
 		svcRef := ref(casebook.KindService, svc)
-		selectorQuote := fmt.Sprintf("service %s spec.selector: %s", objName(svc.Namespace, svc.Name), formatLabels(svc.Spec.Selector))
-		var selected []*corev1.Pod
-		for _, p := range podsByNS[svc.Namespace] {
-			if selects(svc.Spec.Selector, p.Labels) {
-				selected = append(selected, p)
-			}
-		}
-		svcSlices := slicesBySvc[svc.Namespace+"/"+svc.Name]
+		selectorQuote := quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.selector: %s", formatLabels(svc.Spec.Selector))
+		backend := idx.Backend(svc.Namespace, svc.Name)
+		selected, svcSlices := backend.Pods, backend.Slices
 
 		if len(selected) == 0 {
-			ev := []string{selectorQuote}
+			ev := []casebook.Evidence{selectorQuote}
 			ev = append(ev, quoteSlices(svcSlices)...)
-			ev = append(ev, nearMisses(svc.Spec.Selector, podsByNS[svc.Namespace])...)
+			ev = append(ev, nearMisses(svc.Spec.Selector, pods.InNamespace(svc.Namespace))...)
 			out = append(out, casebook.Finding{
 				CaseID: "N-002", Cause: "selector-matches-no-pod", Objects: []casebook.ObjectRef{svcRef},
 				Message:  "the Service's selector matches no pod, so it has no endpoints",
@@ -104,16 +97,16 @@ func (ServiceUnreachable) Detect(ctx context.Context, src casebook.Source) ([]ca
 			}
 		}
 		if ready == 0 {
-			ev := []string{selectorQuote}
+			ev := []casebook.Evidence{selectorQuote}
 			ev = append(ev, quoteSlices(svcSlices)...)
 			for _, p := range selected {
 				if c := podCondition(p, corev1.PodReady); c != nil {
 					ev = append(ev, quotePodCondition(p, c))
 				} else {
-					ev = append(ev, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+					ev = append(ev, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 				}
 				ev = append(ev, waitingReasons(p)...)
-				if e := last(events.of("Pod", p, "Unhealthy", "FailedScheduling", "BackOff")); e != nil {
+				if e := last(events.Of("Pod", p, "Unhealthy", "FailedScheduling", "BackOff")); e != nil {
 					ev = append(ev, quoteEvent(e))
 				}
 			}
@@ -142,7 +135,7 @@ func (ServiceUnreachable) Detect(ctx context.Context, src casebook.Source) ([]ca
 // checkTargetPort finds a targetPort the selected pods do not expose. A
 // named targetPort that no container declares gets no endpoint port at all;
 // a numeric one is only judged when the pods declare their ports.
-func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*corev1.Pod, selectorQuote string) (casebook.Finding, bool) {
+func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*corev1.Pod, selectorQuote casebook.Evidence) (casebook.Finding, bool) {
 	target := sp.TargetPort
 	if target.Type == intstr.Int && target.IntVal == 0 {
 		target = intstr.FromInt32(sp.Port)
@@ -186,9 +179,9 @@ func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*cor
 	if portName == "" {
 		portName = fmt.Sprint(sp.Port)
 	}
-	exposedQuote := "the selected pods declare no container ports"
+	exposedQuote := note(casebook.KindPod, "the selected pods declare no container ports")
 	if len(exposed) > 0 {
-		exposedQuote = "the selected pods declare container ports: " + strings.Join(exposed, ", ")
+		exposedQuote = note(casebook.KindPod, "the selected pods declare container ports: %s", strings.Join(exposed, ", "))
 	}
 	cause, msg := "target-port-not-exposed", "the Service's targetPort is not a port its pods expose"
 	if target.Type == intstr.String {
@@ -197,8 +190,8 @@ func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*cor
 	return casebook.Finding{
 		CaseID: "N-002", Cause: cause, Objects: []casebook.ObjectRef{ref(casebook.KindService, svc)},
 		Message: msg,
-		Evidence: []string{
-			fmt.Sprintf("service %s spec.ports[%s]: port %d, targetPort %s, protocol %s", objName(svc.Namespace, svc.Name), portName, sp.Port, target.String(), proto),
+		Evidence: []casebook.Evidence{
+			quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.ports[%s]: port %d, targetPort %s, protocol %s", portName, sp.Port, target.String(), proto),
 			exposedQuote, selectorQuote,
 		},
 	}, true
@@ -206,7 +199,7 @@ func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*cor
 
 // checkServiceLB finds a K3s LoadBalancer Service whose svclb pods cannot
 // run, typically because another pod already holds the host port.
-func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
+func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
 	var lb []*corev1.Pod
 	for _, p := range systemPods {
 		if p.Labels[svclbServiceLabel] == svc.Name && p.Labels[svclbNamespaceLabel] == svc.Namespace && !podTerminal(p) {
@@ -216,7 +209,7 @@ func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *event
 	if len(lb) == 0 {
 		return casebook.Finding{}, false
 	}
-	var ev []string
+	var ev []casebook.Evidence
 	for _, p := range lb {
 		if podRunning(p) {
 			return casebook.Finding{}, false
@@ -224,14 +217,14 @@ func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *event
 		if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 			ev = append(ev, quotePodCondition(p, c))
 		} else {
-			ev = append(ev, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+			ev = append(ev, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 		}
 		ev = append(ev, waitingReasons(p)...)
-		if e := last(events.of("Pod", p, "FailedScheduling")); e != nil {
+		if e := last(events.Of("Pod", p, "FailedScheduling")); e != nil {
 			ev = append(ev, quoteEventsOf(p, []*corev1.Event{e})...)
 		}
 	}
-	ev = append([]string{fmt.Sprintf("service %s type LoadBalancer status.loadBalancer: {}", objName(svc.Namespace, svc.Name))}, ev...)
+	ev = append([]casebook.Evidence{quote(casebook.KindService, objName(svc.Namespace, svc.Name), "type LoadBalancer status.loadBalancer: {}")}, ev...)
 	objs := []casebook.ObjectRef{ref(casebook.KindService, svc)}
 	for _, p := range lb {
 		objs = append(objs, ref(casebook.KindPod, p))
@@ -244,8 +237,8 @@ func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *event
 }
 
 // quoteSlices quotes a Service's EndpointSlices: how many endpoints, how many ready.
-func quoteSlices(slices []*discoveryv1.EndpointSlice) []string {
-	var out []string
+func quoteSlices(slices []*discoveryv1.EndpointSlice) []casebook.Evidence {
+	var out []casebook.Evidence
 	for _, s := range slices {
 		ready := 0
 		for _, e := range s.Endpoints {
@@ -253,7 +246,7 @@ func quoteSlices(slices []*discoveryv1.EndpointSlice) []string {
 				ready++
 			}
 		}
-		out = append(out, fmt.Sprintf("endpointslice %s: %d endpoint(s), %d ready", objName(s.Namespace, s.Name), len(s.Endpoints), ready))
+		out = append(out, quoteOf(casebook.KindEndpointSlice, s, "endpoints: %d, %d ready", len(s.Endpoints), ready))
 	}
 	return out
 }
@@ -261,8 +254,8 @@ func quoteSlices(slices []*discoveryv1.EndpointSlice) []string {
 // nearMisses quotes up to three pods whose labels come close to the
 // selector: every key present, and each differing value similar to the
 // wanted one (the usual typo or rename: "webapp" for "web").
-func nearMisses(selector map[string]string, pods []*corev1.Pod) []string {
-	var out []string
+func nearMisses(selector map[string]string, pods []*corev1.Pod) []casebook.Evidence {
+	var out []casebook.Evidence
 	for _, p := range pods {
 		close := true
 		for k, want := range selector {
@@ -273,7 +266,7 @@ func nearMisses(selector map[string]string, pods []*corev1.Pod) []string {
 			}
 		}
 		if close && len(out) < 3 {
-			out = append(out, fmt.Sprintf("pod %s labels: %s", objName(p.Namespace, p.Name), formatLabels(p.Labels)))
+			out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "labels: %s", formatLabels(p.Labels)))
 		}
 	}
 	return out
@@ -309,4 +302,59 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// n002Steps are the next steps of ServiceUnreachable findings, by cause.
+var n002Steps = stepsByCause{
+	"selector-matches-no-pod": {
+		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl get service -n %ns% %name% -o yaml`},
+		{Step: 4, Kind: casebook.KindService, Cmd: `kubectl get pods -n %ns% --show-labels`},
+	},
+	"no-ready-endpoints": {
+		{Step: 3, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name%`},
+		{Step: 5, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+	"target-port-not-exposed": {
+		{Step: 6, Kind: casebook.KindService, Cmd: `kubectl get service -n %ns% %name% -o jsonpath='{.spec.ports}{"\n"}'`},
+		{Step: 3, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name% -o yaml`},
+	},
+	"target-port-name-not-found": {
+		{Step: 6, Kind: casebook.KindService, Cmd: `kubectl get service -n %ns% %name% -o jsonpath='{.spec.ports}{"\n"}'`},
+		{Step: 3, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name% -o yaml`},
+	},
+	"servicelb-pending": {
+		{Step: 8, Kind: casebook.KindService, Cmd: `kubectl -n kube-system get pods -l svccontroller.k3s.cattle.io/svcname=%name% -o wide`},
+		{Step: 8, Kind: casebook.KindPod, Cmd: `kubectl -n kube-system describe pod %name%`},
+	},
+	"": {
+		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl describe service -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (ServiceUnreachable) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return n002Steps.of(f.Cause)
+}
+
+// n002ZH are the messages of ServiceUnreachable findings in Chinese, by cause.
+var n002ZH = zhByCause{
+	"selector-matches-no-pod":    `Service 的选择器选不中任何 Pod，因此没有端点`,
+	"no-ready-endpoints":         `Service 选中的 Pod 没有一个就绪，因此没有就绪端点`,
+	"target-port-not-exposed":    `Service 的 targetPort 不是其 Pod 暴露的端口`,
+	"target-port-name-not-found": `Service 的命名 targetPort 与其 Pod 的任何容器端口名都不匹配`,
+	"servicelb-pending":          `LoadBalancer 没有外部 IP：K3s ServiceLB（svclb）Pod 没有一个在运行`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (ServiceUnreachable) MessageZH(f *casebook.Finding) string { return n002ZH.of(f.Cause) }
+
+// Symptom reports whether a finding of the cause can be the consequence of
+// another finding (its pods' own fault, say): only those are shown under
+// a root cause.
+func (ServiceUnreachable) Symptom(cause string) bool {
+	switch strings.SplitN(cause, "+", 2)[0] {
+	case "no-ready-endpoints", "servicelb-pending":
+		return true
+	}
+	return false
 }

@@ -11,7 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // IngressRoutingError finds N-003: Ingresses whose routes cannot work
@@ -20,10 +21,20 @@ import (
 // another Ingress claims the same host and path.
 type IngressRoutingError struct{}
 
-var _ casebook.Detector = IngressRoutingError{}
+var (
+	_ engine.Detector   = IngressRoutingError{}
+	_ engine.Stepper    = IngressRoutingError{}
+	_ engine.Translator = IngressRoutingError{}
+	_ engine.Explainer  = IngressRoutingError{}
+)
 
 // CaseID returns "N-003".
 func (IngressRoutingError) CaseID() string { return "N-003" }
+
+// Kinds lists the kinds the detector reads.
+func (IngressRoutingError) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindIngress, casebook.KindIngressClass, casebook.KindService, casebook.KindEndpointSlice, casebook.KindPod, casebook.KindNode, casebook.KindSecret}
+}
 
 // ingressControllers maps IngressClass controllers to the label their pods
 // carry, for the controllers an edge cluster runs.
@@ -38,20 +49,20 @@ const (
 )
 
 // Detect checks every Ingress.
-func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	ingresses, err := kube.List[networkingv1.Ingress](ctx, src, casebook.KindIngress, casebook.AllNamespaces)
+func (IngressRoutingError) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	ingresses, err := cluster.List[networkingv1.Ingress](st, casebook.KindIngress, casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
 	if len(ingresses) == 0 {
 		return nil, nil
 	}
-	services, err := kube.List[corev1.Service](ctx, src, casebook.KindService, casebook.AllNamespaces)
+	services, err := cluster.List[corev1.Service](st, casebook.KindService, casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
-	classes, err := kube.List[networkingv1.IngressClass](ctx, src, casebook.KindIngressClass, "")
+	classes, err := cluster.List[networkingv1.IngressClass](st, casebook.KindIngressClass, "")
 	classesOK, err := r.optional(err)
 	if err != nil {
 		return nil, err
@@ -60,14 +71,33 @@ func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]c
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := r.nodes()
+	// The pods of each known controller, found once for every Ingress.
+	ctrlPods := map[string][]*corev1.Pod{}
+	for ctrl, known := range ingressControllers {
+		for _, p := range pods {
+			if p.Labels[known.label] == known.value && !podTerminal(p) {
+				ctrlPods[ctrl] = append(ctrlPods[ctrl], p)
+			}
+		}
+	}
+	// K3s flags say whether Traefik was disabled on purpose.
+	nodeIdx, err := st.NodeIndex()
 	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
-	secrets, err := kube.Metadata(ctx, src, casebook.KindSecret, casebook.AllNamespaces)
+	secrets, err := cluster.List[metav1.PartialObjectMetadata](st, casebook.KindSecret, casebook.AllNamespaces)
 	secretsOK, err := r.optional(err)
 	if err != nil {
 		return nil, err
+	}
+
+	// The endpoints behind each backend; without EndpointSlices that
+	// check is skipped.
+	svcIdx, err := st.ServiceIndex()
+	if ok, err := r.optional(err); err != nil {
+		return nil, err
+	} else if !ok {
+		svcIdx = nil
 	}
 
 	svcByName := map[string]*corev1.Service{}
@@ -98,21 +128,21 @@ func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]c
 				out = append(out, casebook.Finding{
 					CaseID: "N-003", Cause: "ingress-class-missing", Objects: []casebook.ObjectRef{ingRef},
 					Message:  "the Ingress names an IngressClass that does not exist, so no controller serves it",
-					Evidence: []string{classQuote, "IngressClasses in the cluster: " + listClasses(classes)},
+					Evidence: []casebook.Evidence{classQuote, note(casebook.KindIngressClass, "IngressClasses in the cluster: %s", listClasses(classes))},
 				})
-			} else if f, ok := checkController(ing, class, classQuote, classByName, classes, pods, nodes); ok {
+			} else if f, ok := checkController(ing, class, classQuote, classByName, classes, ctrlPods, nodeIdx); ok {
 				out = append(out, f)
 			}
 		}
 
 		for _, b := range backends(ing) {
 			svc := svcByName[ing.Namespace+"/"+b.service.Name]
-			quote := fmt.Sprintf("ingress %s %s backend: service %s port %s", name, b.where, b.service.Name, backendPort(b.service.Port))
+			backendQuote := quote(casebook.KindIngress, name, "%s backend: service %s port %s", b.where, b.service.Name, backendPort(b.service.Port))
 			if svc == nil {
 				out = append(out, casebook.Finding{
 					CaseID: "N-003", Cause: "backend-service-missing", Objects: []casebook.ObjectRef{ingRef},
 					Message:  "the Ingress routes to a Service that does not exist",
-					Evidence: []string{quote, fmt.Sprintf("service %s not found", objName(ing.Namespace, b.service.Name))},
+					Evidence: []casebook.Evidence{backendQuote, quote(casebook.KindService, objName(ing.Namespace, b.service.Name), "not found")},
 				})
 				continue
 			}
@@ -123,10 +153,13 @@ func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]c
 				}
 				out = append(out, casebook.Finding{
 					CaseID: "N-003", Cause: "backend-port-missing", Objects: []casebook.ObjectRef{ingRef},
-					Message: "the Ingress routes to a port its backend Service does not have",
-					Evidence: []string{quote, fmt.Sprintf("service %s spec.ports: %s", objName(svc.Namespace, svc.Name),
-						strings.Join(ports, ", "))},
+					Message:  "the Ingress routes to a port its backend Service does not have",
+					Evidence: []casebook.Evidence{backendQuote, quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.ports: %s", strings.Join(ports, ", "))},
 				})
+				continue
+			}
+			if f, ok := noReadyBackend(svcIdx, ingRef, backendQuote, svc); ok {
+				out = append(out, f)
 			}
 		}
 
@@ -138,9 +171,9 @@ func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]c
 				out = append(out, casebook.Finding{
 					CaseID: "N-003", Cause: "tls-secret-missing", Objects: []casebook.ObjectRef{ingRef},
 					Message: "the Ingress's TLS Secret does not exist, so HTTPS is served with the controller's default certificate or not at all",
-					Evidence: []string{
-						fmt.Sprintf("ingress %s spec.tls: hosts %s, secretName %s", name, strings.Join(tls.Hosts, ","), tls.SecretName),
-						fmt.Sprintf("secret %s not found", objName(ing.Namespace, tls.SecretName)),
+					Evidence: []casebook.Evidence{
+						quote(casebook.KindIngress, name, "spec.tls: hosts %s, secretName %s", strings.Join(tls.Hosts, ","), tls.SecretName),
+						quote(casebook.KindSecret, objName(ing.Namespace, tls.SecretName), "not found"),
 					},
 				})
 			}
@@ -152,18 +185,18 @@ func (IngressRoutingError) Detect(ctx context.Context, src casebook.Source) ([]c
 
 // effectiveClass returns the class an Ingress belongs to and quotes where
 // that comes from.
-func effectiveClass(ing *networkingv1.Ingress, defaults []*networkingv1.IngressClass) (string, string) {
+func effectiveClass(ing *networkingv1.Ingress, defaults []*networkingv1.IngressClass) (string, casebook.Evidence) {
 	name := objName(ing.Namespace, ing.Name)
 	switch {
 	case ing.Spec.IngressClassName != nil:
-		return *ing.Spec.IngressClassName, fmt.Sprintf("ingress %s spec.ingressClassName: %s", name, *ing.Spec.IngressClassName)
+		return *ing.Spec.IngressClassName, quote(casebook.KindIngress, name, "spec.ingressClassName: %s", *ing.Spec.IngressClassName)
 	case ing.Annotations[legacyClassAnnotation] != "":
 		c := ing.Annotations[legacyClassAnnotation]
-		return c, fmt.Sprintf("ingress %s annotation %s: %s", name, legacyClassAnnotation, c)
+		return c, quote(casebook.KindIngress, name, "annotation %s: %s", legacyClassAnnotation, c)
 	case len(defaults) == 1:
-		return defaults[0].Name, fmt.Sprintf("ingress %s has no class; default IngressClass: %s", name, defaults[0].Name)
+		return defaults[0].Name, quote(casebook.KindIngress, name, "has no class; default IngressClass: %s", defaults[0].Name)
 	}
-	return "", fmt.Sprintf("ingress %s has no class and the cluster has no default IngressClass", name)
+	return "", quote(casebook.KindIngress, name, "has no class and the cluster has no default IngressClass")
 }
 
 func listClasses(classes []*networkingv1.IngressClass) string {
@@ -180,8 +213,8 @@ func listClasses(classes []*networkingv1.IngressClass) string {
 // checkController finds an Ingress whose controller is not running: its
 // class's known controller has no ready pod, or no class and no controller
 // exist at all (K3s started with --disable traefik).
-func checkController(ing *networkingv1.Ingress, class, classQuote string, classByName map[string]*networkingv1.IngressClass,
-	classes []*networkingv1.IngressClass, pods []*corev1.Pod, nodes []*corev1.Node) (casebook.Finding, bool) {
+func checkController(ing *networkingv1.Ingress, class string, classQuote casebook.Evidence, classByName map[string]*networkingv1.IngressClass,
+	classes []*networkingv1.IngressClass, ctrlPods map[string][]*corev1.Pod, nodeIdx *cluster.NodeIndex) (casebook.Finding, bool) {
 	var controllers []string
 	if c := classByName[class]; c != nil {
 		controllers = []string{c.Spec.Controller}
@@ -194,26 +227,23 @@ func checkController(ing *networkingv1.Ingress, class, classQuote string, classB
 	} else {
 		return casebook.Finding{}, false
 	}
-	ev := []string{classQuote}
+	ev := []casebook.Evidence{classQuote}
 	for _, ctrl := range controllers {
 		known, ok := ingressControllers[ctrl]
 		if !ok {
 			return casebook.Finding{}, false
 		}
-		var found []*corev1.Pod
-		for _, p := range pods {
-			if p.Labels[known.label] == known.value && !podTerminal(p) {
-				if podReady(p) {
-					return casebook.Finding{}, false
-				}
-				found = append(found, p)
+		found := ctrlPods[ctrl]
+		for _, p := range found {
+			if podReady(p) {
+				return casebook.Finding{}, false
 			}
 		}
 		if c := classByName[class]; c != nil {
-			ev = append(ev, fmt.Sprintf("ingressclass %s spec.controller: %s", c.Name, c.Spec.Controller))
+			ev = append(ev, quote(casebook.KindIngressClass, c.Name, "spec.controller: %s", c.Spec.Controller))
 		}
 		if len(found) == 0 {
-			ev = append(ev, fmt.Sprintf("no pod labelled %s=%s", known.label, known.value))
+			ev = append(ev, note(casebook.KindPod, "no pod labelled %s=%s", known.label, known.value))
 		}
 		for _, p := range found {
 			if c := podCondition(p, corev1.PodReady); c != nil {
@@ -222,7 +252,7 @@ func checkController(ing *networkingv1.Ingress, class, classQuote string, classB
 			ev = append(ev, waitingReasons(p)...)
 		}
 		if known.k3sComponent != "" {
-			if q, ok := k3sDisables(nodes, known.k3sComponent); ok {
+			if q, ok := k3sDisables(nodeIdx, known.k3sComponent); ok {
 				ev = append(ev, q)
 			}
 		}
@@ -333,7 +363,7 @@ func conflicts(ingresses []*networkingv1.Ingress, defaults []*networkingv1.Ingre
 		}
 		for _, c := range cs {
 			f.Objects = append(f.Objects, ref(casebook.KindIngress, c.ing))
-			f.Evidence = append(f.Evidence, fmt.Sprintf("ingress %s: host %s path %s -> service %s", objName(c.ing.Namespace, c.ing.Name), host, rt.path, c.backend))
+			f.Evidence = append(f.Evidence, quoteOf(casebook.KindIngress, c.ing, "rule: host %s path %s -> service %s", host, rt.path, c.backend))
 		}
 		out = append(out, f)
 	}
@@ -345,4 +375,81 @@ func metaLess(a, b metav1.Object) bool {
 		return a.GetNamespace() < b.GetNamespace()
 	}
 	return a.GetName() < b.GetName()
+}
+
+// n003Steps are the next steps of IngressRoutingError findings, by cause.
+var n003Steps = stepsByCause{
+	"ingress-class-missing": {
+		{Step: 3, Kind: casebook.KindIngress, Cmd: `kubectl get ingressclass`},
+		{Step: 3, Kind: casebook.KindIngress, Cmd: `kubectl get ingress -n %ns% %name% -o yaml`},
+	},
+	"ingress-controller-not-running": {
+		{Step: 2, Kind: casebook.KindIngress, Cmd: `kubectl describe ingress -n %ns% %name%`},
+		{Step: 2, Kind: casebook.KindIngress, Cmd: `kubectl -n kube-system get pods -l app.kubernetes.io/name=traefik -o wide`},
+		{Step: 2, Kind: casebook.KindIngress, Cmd: `kubectl -n kube-system get svc -l app.kubernetes.io/name=traefik`},
+	},
+	"tls-secret-missing": {
+		{Step: 6, Kind: casebook.KindIngress, Cmd: `kubectl get ingress -n %ns% %name% -o jsonpath='{.spec.tls}{"\n"}'`},
+		{Step: 6, Kind: casebook.KindIngress, Cmd: `kubectl get secrets -n %ns% --field-selector type=kubernetes.io/tls`},
+	},
+	"host-path-conflict": {
+		{Step: 7, Kind: casebook.KindIngress, Cmd: `kubectl get ingress -n %ns% %name% -o yaml`},
+		{Step: 7, Kind: casebook.KindIngress, Cmd: `kubectl get ingress -A -o wide`},
+	},
+	"": {
+		{Step: 5, Kind: casebook.KindIngress, Cmd: `kubectl describe ingress -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (IngressRoutingError) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return n003Steps.of(f.Cause)
+}
+
+// noReadyBackend finds a backend Service that selects pods but has no
+// ready endpoint: the controller has nowhere to send the Ingress's
+// requests.
+func noReadyBackend(idx *cluster.ServiceIndex, ing casebook.ObjectRef, backendQuote casebook.Evidence, svc *corev1.Service) (casebook.Finding, bool) {
+	if idx == nil || len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return casebook.Finding{}, false
+	}
+	b := idx.Backend(svc.Namespace, svc.Name)
+	if b.Ready > 0 {
+		return casebook.Finding{}, false
+	}
+	ev := []casebook.Evidence{backendQuote}
+	ev = append(ev, quoteSlices(b.Slices)...)
+	if len(b.Slices) == 0 {
+		ev = append(ev, quoteOf(casebook.KindService, svc, "has no EndpointSlice"))
+	}
+	return casebook.Finding{
+		CaseID: "N-003", Cause: "backend-no-ready-endpoints", Objects: []casebook.ObjectRef{ing},
+		Message:  "the Ingress routes to a Service with no ready endpoint, so the controller has nowhere to send its requests",
+		Evidence: ev,
+	}, true
+}
+
+// n003ZH are the messages of IngressRoutingError findings in Chinese, by cause.
+var n003ZH = zhByCause{
+	"ingress-class-missing":          `Ingress 指定的 IngressClass 不存在，没有控制器为它服务`,
+	"backend-service-missing":        `Ingress 路由到一个不存在的 Service`,
+	"backend-port-missing":           `Ingress 路由到后端 Service 没有的端口`,
+	"backend-no-ready-endpoints":     `Ingress 路由到的 Service 没有就绪端点，控制器无处转发请求`,
+	"tls-secret-missing":             `Ingress 的 TLS Secret 不存在，HTTPS 用控制器的默认证书提供，或根本不提供`,
+	"ingress-controller-not-running": `Ingress 所属类别的 ingress 控制器没有运行，没有组件为它路由流量`,
+	"host-path-conflict":             `两个 Ingress 为不同后端声明了相同的 host 和 path，只有其中一个能收到流量`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (IngressRoutingError) MessageZH(f *casebook.Finding) string { return n003ZH.of(f.Cause) }
+
+// Symptom reports whether a finding of the cause can be the consequence of
+// another finding (its pods' own fault, say): only those are shown under
+// a root cause.
+func (IngressRoutingError) Symptom(cause string) bool {
+	switch strings.SplitN(cause, "+", 2)[0] {
+	case "backend-no-ready-endpoints", "ingress-controller-not-running":
+		return true
+	}
+	return false
 }

@@ -15,7 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // GatekeeperWebhookTimeout finds O-001: Gatekeeper's validating webhooks
@@ -26,10 +27,20 @@ import (
 // out, are refused or fail TLS, as their FailedCreate events quote.
 type GatekeeperWebhookTimeout struct{}
 
-var _ casebook.Detector = GatekeeperWebhookTimeout{}
+var (
+	_ engine.Detector   = GatekeeperWebhookTimeout{}
+	_ engine.Stepper    = GatekeeperWebhookTimeout{}
+	_ engine.Translator = GatekeeperWebhookTimeout{}
+	_ engine.Explainer  = GatekeeperWebhookTimeout{}
+)
 
 // CaseID returns "O-001".
 func (GatekeeperWebhookTimeout) CaseID() string { return "O-001" }
+
+// Kinds lists the kinds the detector reads.
+func (GatekeeperWebhookTimeout) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindValidatingWebhookConfiguration, casebook.KindService, casebook.KindEndpointSlice, casebook.KindPod, casebook.KindEvent, casebook.KindReplicaSet, casebook.KindStatefulSet, casebook.KindDaemonSet}
+}
 
 // gatekeeperWebhookSuffix ends the names of Gatekeeper's webhooks
 // (validation.gatekeeper.sh, check-ignore-label.gatekeeper.sh).
@@ -49,7 +60,7 @@ type gkWebhook struct {
 	service *admissionregistrationv1.ServiceReference
 }
 
-func (w gkWebhook) quote() string {
+func (w gkWebhook) quote() casebook.Evidence {
 	svc := "a URL"
 	if w.service != nil {
 		port := int32(443)
@@ -62,14 +73,13 @@ func (w gkWebhook) quote() string {
 		}
 		svc = fmt.Sprintf("service %s:%d%s", objName(w.service.Namespace, w.service.Name), port, path)
 	}
-	return fmt.Sprintf("validatingwebhookconfiguration %s webhook %s: failurePolicy %s, timeoutSeconds %d, %s",
-		w.config.Name, w.name, w.policy, w.timeout, svc)
+	return quote(casebook.KindValidatingWebhookConfiguration, w.config.Name, "webhook %s: failurePolicy %s, timeoutSeconds %d, %s", w.name, w.policy, w.timeout, svc)
 }
 
 // Detect checks every Gatekeeper webhook and the events of failed calls.
-func (GatekeeperWebhookTimeout) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	configs, err := kube.List[admissionregistrationv1.ValidatingWebhookConfiguration](ctx, src, casebook.KindValidatingWebhookConfiguration, "")
+func (GatekeeperWebhookTimeout) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	configs, err := cluster.List[admissionregistrationv1.ValidatingWebhookConfiguration](st, casebook.KindValidatingWebhookConfiguration, "")
 	if err != nil {
 		return nil, err
 	}
@@ -110,50 +120,14 @@ func (GatekeeperWebhookTimeout) Detect(ctx context.Context, src casebook.Source)
 		if backends[key] != nil {
 			continue
 		}
-		b := &backend{}
-		backends[key] = b
-		ns := h.service.Namespace
-		svcs, err := kube.List[corev1.Service](ctx, src, casebook.KindService, ns)
+		// webhook -> Service -> EndpointSlices -> pods, from the state.
+		bk, err := st.WebhookBackend(h.service)
 		if ok, err := r.optional(err); err != nil {
 			return nil, err
 		} else if !ok {
-			delete(backends, key)
 			continue
 		}
-		for _, s := range svcs {
-			if s.Name == h.service.Name {
-				b.svc = s
-			}
-		}
-		slices, err := kube.List[discoveryv1.EndpointSlice](ctx, src, casebook.KindEndpointSlice, ns)
-		if ok, err := r.optional(err); err != nil {
-			return nil, err
-		} else if !ok {
-			delete(backends, key)
-			continue
-		}
-		for _, s := range slices {
-			if s.Labels[discoveryv1.LabelServiceName] != h.service.Name {
-				continue
-			}
-			b.slices = append(b.slices, s)
-			for _, e := range s.Endpoints {
-				if e.Conditions.Ready == nil || *e.Conditions.Ready {
-					b.ready++
-				}
-			}
-		}
-		if b.svc != nil && len(b.svc.Spec.Selector) > 0 {
-			pods, err := r.pods(ns)
-			if _, err := r.optional(err); err != nil {
-				return nil, err
-			}
-			for _, p := range pods {
-				if !podTerminal(p) && selects(b.svc.Spec.Selector, p.Labels) {
-					b.pods = append(b.pods, p)
-				}
-			}
-		}
+		backends[key] = &backend{svc: bk.Service, slices: bk.Slices, pods: bk.Pods, ready: bk.Ready}
 	}
 	events, err := r.events()
 	if err != nil {
@@ -191,16 +165,16 @@ func (GatekeeperWebhookTimeout) Detect(ctx context.Context, src casebook.Source)
 		for _, key := range seen {
 			b := backends[key]
 			if b.svc == nil {
-				f.Evidence = append(f.Evidence, fmt.Sprintf("service %s not found", key))
+				f.Evidence = append(f.Evidence, quote(casebook.KindService, key, "not found"))
 				continue
 			}
 			f.Objects = appendRef(f.Objects, ref(casebook.KindService, b.svc))
 			f.Evidence = append(f.Evidence, quoteSlices(b.slices)...)
 			if len(b.slices) == 0 {
-				f.Evidence = append(f.Evidence, fmt.Sprintf("service %s has no EndpointSlice", key))
+				f.Evidence = append(f.Evidence, quote(casebook.KindService, key, "has no EndpointSlice"))
 			}
 			if len(b.pods) == 0 {
-				f.Evidence = append(f.Evidence, fmt.Sprintf("no pod matches service %s selector %s", key, formatLabels(b.svc.Spec.Selector)))
+				f.Evidence = append(f.Evidence, quoteOf(casebook.KindService, b.svc, "spec.selector: %s (matches no pod)", formatLabels(b.svc.Spec.Selector)))
 			}
 			for _, p := range b.pods {
 				f.Objects = appendRef(f.Objects, ref(casebook.KindPod, p))
@@ -295,22 +269,25 @@ type webhookFailure struct {
 // webhookFailures returns the latest event per object quoting a failed
 // Gatekeeper webhook call. A ReplicaSet, StatefulSet or DaemonSet that has
 // all its pods since is past the failure and left out.
-func (r *reader) webhookFailures(events *eventIndex) ([]webhookFailure, error) {
+func (r *reader) webhookFailures(events *cluster.EventIndex) ([]webhookFailure, error) {
 	type key struct{ kind, ns, name, webhook string }
 	latest := map[key]*corev1.Event{}
 	var keys []key
-	for _, list := range events.byObject {
-		for _, e := range list {
-			m := webhookCallFailed.FindStringSubmatch(e.Message)
-			if m == nil || e.Type != corev1.EventTypeWarning {
-				continue
-			}
-			k := key{e.InvolvedObject.Kind, e.InvolvedObject.Namespace, e.InvolvedObject.Name, m[1]}
-			if latest[k] == nil {
-				keys = append(keys, k)
-			}
-			latest[k] = e // lists are oldest first
+	for _, e := range events.All() {
+		if e.Type != corev1.EventTypeWarning {
+			continue
 		}
+		m := webhookCallFailed.FindStringSubmatch(e.Message)
+		if m == nil {
+			continue
+		}
+		k := key{e.InvolvedObject.Kind, e.InvolvedObject.Namespace, e.InvolvedObject.Name, m[1]}
+		if latest[k] == nil {
+			keys = append(keys, k)
+		} else if cluster.EventTime(e).Before(cluster.EventTime(latest[k])) {
+			continue
+		}
+		latest[k] = e
 	}
 	if len(keys) == 0 {
 		return nil, nil
@@ -341,7 +318,7 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 	add := func(kind casebook.Kind, obj metav1.Object) {
 		out[string(kind)+"/"+obj.GetNamespace()+"/"+obj.GetName()] = true
 	}
-	rss, err := kube.List[appsv1.ReplicaSet](r.ctx, r.src, casebook.KindReplicaSet, casebook.AllNamespaces)
+	rss, err := cluster.List[appsv1.ReplicaSet](r.st, casebook.KindReplicaSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -351,7 +328,7 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 			}
 		}
 	}
-	sts, err := kube.List[appsv1.StatefulSet](r.ctx, r.src, casebook.KindStatefulSet, casebook.AllNamespaces)
+	sts, err := cluster.List[appsv1.StatefulSet](r.st, casebook.KindStatefulSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -361,7 +338,7 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 			}
 		}
 	}
-	dss, err := kube.List[appsv1.DaemonSet](r.ctx, r.src, casebook.KindDaemonSet, casebook.AllNamespaces)
+	dss, err := cluster.List[appsv1.DaemonSet](r.st, casebook.KindDaemonSet, casebook.AllNamespaces)
 	if ok, err := r.optional(err); err != nil {
 		return nil, err
 	} else if ok {
@@ -377,24 +354,71 @@ func (r *reader) completeWorkloads() (map[string]bool, error) {
 // quotePodHealth quotes why a pod serves nothing: its Ready condition,
 // waiting or crashed containers, how its containers last ended, and its
 // latest scheduling or probe event.
-func quotePodHealth(p *corev1.Pod, events *eventIndex) []string {
-	var out []string
+func quotePodHealth(p *corev1.Pod, events *cluster.EventIndex) []casebook.Evidence {
+	var out []casebook.Evidence
 	if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 		out = append(out, quotePodCondition(p, c))
 	} else if c := podCondition(p, corev1.PodReady); c != nil {
 		out = append(out, quotePodCondition(p, c))
 	} else {
-		out = append(out, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+		out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 	}
 	out = append(out, waitingReasons(p)...)
 	for _, cs := range p.Status.ContainerStatuses {
 		if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" {
-			out = append(out, fmt.Sprintf("pod %s container %s last terminated: %s (exit code %d), restartCount %d",
-				objName(p.Namespace, p.Name), cs.Name, t.Reason, t.ExitCode, cs.RestartCount))
+			out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "container %s last terminated: %s (exit code %d), restartCount %d", cs.Name, t.Reason, t.ExitCode, cs.RestartCount))
 		}
 	}
-	if e := last(events.of("Pod", p, "FailedScheduling", "Unhealthy", "BackOff")); e != nil {
+	if e := last(events.Of("Pod", p, "FailedScheduling", "Unhealthy", "BackOff")); e != nil {
 		out = append(out, quoteEventsOf(p, []*corev1.Event{e})...)
 	}
 	return out
+}
+
+// o001Steps are the next steps of GatekeeperWebhookTimeout findings, by cause.
+var o001Steps = stepsByCause{
+	"webhook-down-fail-closed": {
+		{Step: 1, Kind: casebook.KindValidatingWebhookConfiguration, Cmd: `kubectl get validatingwebhookconfiguration %name% -o yaml`},
+		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+	"webhook-down-fail-open": {
+		{Step: 1, Kind: casebook.KindValidatingWebhookConfiguration, Cmd: `kubectl get validatingwebhookconfiguration %name% -o yaml`},
+		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	},
+	"": {
+		{Step: 1, Kind: casebook.KindReplicaSet, Cmd: `kubectl describe replicaset -n %ns% %name%`},
+		{Step: 1, Kind: casebook.KindStatefulSet, Cmd: `kubectl describe statefulset -n %ns% %name%`},
+		{Step: 1, Kind: casebook.KindDaemonSet, Cmd: `kubectl describe daemonset -n %ns% %name%`},
+		{Step: 1, Kind: casebook.KindValidatingWebhookConfiguration, Cmd: `kubectl get validatingwebhookconfiguration %name% -o yaml`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (GatekeeperWebhookTimeout) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return o001Steps.of(f.Cause)
+}
+
+// o001ZH are the messages of GatekeeperWebhookTimeout findings in Chinese, by cause.
+var o001ZH = zhByCause{
+	"webhook-down-fail-closed": `Gatekeeper webhook 的 Service 没有就绪 Pod，且 webhook 失败即拒绝（failurePolicy Fail）：API server 拒绝它匹配的每个写请求`,
+	"webhook-down-fail-open":   `Gatekeeper webhook 的 Service 没有就绪 Pod，且 webhook 失败即放行（failurePolicy Ignore）：写请求要等调用失败，然后不经任何策略检查通过`,
+	"webhook-timeout":          `Pod 已就绪，但调用 Gatekeeper webhook 超时：策略计算慢、API server 到不了 Pod，或 timeoutSeconds 对该节点太紧`,
+	"webhook-certificate":      `API server 不信任 Gatekeeper webhook 的证书：caBundle 与服务证书不匹配`,
+	"webhook-unreachable":      `Pod 已就绪，但 API server 连不上 Gatekeeper webhook Pod：API server 到 Pod 的路径不通`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (GatekeeperWebhookTimeout) MessageZH(f *casebook.Finding) string { return o001ZH.of(f.Cause) }
+
+// Symptom reports whether a finding of the cause can be the consequence of
+// another finding (its pods' own fault, say): only those are shown under
+// a root cause.
+func (GatekeeperWebhookTimeout) Symptom(cause string) bool {
+	switch strings.SplitN(cause, "+", 2)[0] {
+	case "webhook-timeout", "webhook-unreachable", "webhook-down-fail-closed", "webhook-down-fail-open":
+		return true
+	}
+	return false
 }

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/inspect"
 )
 
@@ -27,10 +29,19 @@ import (
 // skipped without a word.
 type OPAPolicyEvaluationFailed struct{}
 
-var _ casebook.Detector = OPAPolicyEvaluationFailed{}
+var (
+	_ engine.Detector   = OPAPolicyEvaluationFailed{}
+	_ engine.Stepper    = OPAPolicyEvaluationFailed{}
+	_ engine.Translator = OPAPolicyEvaluationFailed{}
+)
 
 // CaseID returns "O-002".
 func (OPAPolicyEvaluationFailed) CaseID() string { return "O-002" }
+
+// Kinds lists the kinds the detector reads.
+func (OPAPolicyEvaluationFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{kindConstraintTemplate}
+}
 
 // regoErrorMarkers are texts of the errors Gatekeeper reports when a
 // template's own Rego (or the template around it) cannot be ingested.
@@ -77,9 +88,9 @@ func splitRegoErrors(status []gkStatus) (rego, other []gkStatus) {
 var silentCauses = map[string]bool{"wrong-input-path": true}
 
 // Detect checks every ConstraintTemplate's status and spec.
-func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	templates, err := src.List(ctx, kindConstraintTemplate, "")
+func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	templates, err := st.Objects(kindConstraintTemplate, "")
 	if errors.Is(err, casebook.ErrNotServed) {
 		return nil, nil // no Gatekeeper here
 	}
@@ -101,14 +112,14 @@ func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, src casebook.Source
 	var out []casebook.Finding
 	for _, t := range tpls {
 		name := "constrainttemplate " + t.GetName()
-		tRef := casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()}
+		tRef := casebook.ObjectRef{Kind: kindConstraintTemplateRef, Name: t.GetName()}
 		created, _, _ := unstructured.NestedBool(t.Object, "status", "created")
 		status := byPodStatus(t)
 		regoStatus, _ := splitRegoErrors(status)
-		quoted, failing := quoteByPodErrors(name, regoStatus, false)
-		var statusEv []string
+		quoted, failing := quoteByPodErrors(tRef, regoStatus, false)
+		var statusEv []casebook.Evidence
 		if failing > 0 {
-			statusEv = append([]string{fmt.Sprintf("%s status.created: %t, %d of %d pods report Rego errors", name, created, failing, len(status))}, quoted...)
+			statusEv = append([]casebook.Evidence{{Object: tRef, Field: "status.created", Text: fmt.Sprintf("%t, %d of %d pods report Rego errors", created, failing, len(status))}}, quoted...)
 		}
 
 		found, _, err := inspect.CheckTemplateObject(name, t.Object)
@@ -126,13 +137,13 @@ func (OPAPolicyEvaluationFailed) Detect(ctx context.Context, src casebook.Source
 				msg += "; fix: " + f.NextStep
 			}
 			fs = append(fs, casebook.Finding{CaseID: "O-002", Cause: f.Cause, Objects: []casebook.ObjectRef{tRef},
-				Message: msg, Evidence: append([]string{}, f.Evidence...)})
+				Message: msg, Evidence: append([]casebook.Evidence{}, f.Evidence...)})
 		}
 		switch {
 		case len(fs) > 0 && failing > 0:
 			fs[0].Evidence = append(statusEv, fs[0].Evidence...)
 		case len(fs) > 0 && len(status) > 0 && !accepted:
-			fs[0].Evidence = append(fs[0].Evidence, pending(name, t, status)...)
+			fs[0].Evidence = append(fs[0].Evidence, pending(tRef, t, status)...)
 		case failing > 0:
 			fs = append(fs, casebook.Finding{CaseID: "O-002", Cause: "ingest-error", Objects: []casebook.ObjectRef{tRef},
 				Message:  "Gatekeeper pods cannot ingest the ConstraintTemplate's Rego: its constraint kind is not created (or those pods judge requests without it); the errors are quoted as the pods report them",
@@ -160,7 +171,7 @@ func ingested(t *unstructured.Unstructured, status []gkStatus) bool {
 
 // pending quotes the pods that have not reported on the template's current
 // generation yet: the spec checks found its errors first.
-func pending(name string, t *unstructured.Unstructured, status []gkStatus) []string {
+func pending(obj casebook.ObjectRef, t *unstructured.Unstructured, status []gkStatus) []casebook.Evidence {
 	var ids []string
 	var gen int64
 	for _, s := range status {
@@ -172,6 +183,27 @@ func pending(name string, t *unstructured.Unstructured, status []gkStatus) []str
 	if len(ids) == 0 {
 		return nil
 	}
-	return []string{fmt.Sprintf("%s metadata.generation %d, status.byPod[%s].observedGeneration %d: Gatekeeper has not reported on this version yet",
-		name, t.GetGeneration(), strings.Join(ids, ", "), gen)}
+	return []casebook.Evidence{{Object: obj, Field: fmt.Sprintf("metadata.generation %d, status.byPod[%s].observedGeneration", t.GetGeneration(), strings.Join(ids, ", ")),
+		Text: fmt.Sprintf("%d: Gatekeeper has not reported on this version yet", gen)}}
 }
+
+// o002Steps are the next steps of OPAPolicyEvaluationFailed findings, by cause.
+var o002Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: kindConstraintTemplateRef, Cmd: `kubectl describe constrainttemplate %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (OPAPolicyEvaluationFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return o002Steps.of(f.Cause)
+}
+
+// o002ZH are the messages of OPAPolicyEvaluationFailed findings in Chinese, by cause.
+var o002ZH = zhByCause{
+	"ingest-error": `Gatekeeper Pod 无法载入 ConstraintTemplate 的 Rego：其约束类型没有创建（或这些 Pod 不带它就裁决请求）；错误按 Pod 报告原样引用`,
+	"":             `ConstraintTemplate 的 Rego 有错误，策略不会按预期执行（详见英文消息中的具体检查）`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (OPAPolicyEvaluationFailed) MessageZH(f *casebook.Finding) string { return o002ZH.of(f.Cause) }

@@ -9,9 +9,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // GatekeeperPolicyUpdateDelayed finds O-003: Gatekeeper policy that is not
@@ -25,15 +27,29 @@ import (
 // without a word.
 type GatekeeperPolicyUpdateDelayed struct{}
 
-var _ casebook.Detector = GatekeeperPolicyUpdateDelayed{}
+var (
+	_ engine.Detector   = GatekeeperPolicyUpdateDelayed{}
+	_ engine.Stepper    = GatekeeperPolicyUpdateDelayed{}
+	_ engine.Translator = GatekeeperPolicyUpdateDelayed{}
+)
 
 // CaseID returns "O-003".
 func (GatekeeperPolicyUpdateDelayed) CaseID() string { return "O-003" }
+
+// Kinds lists the kinds the detector reads.
+func (GatekeeperPolicyUpdateDelayed) Kinds() []casebook.Kind {
+	return []casebook.Kind{kindConstraintTemplate, kindConstraints, casebook.KindPod}
+}
 
 // Gatekeeper's kinds: templates, and the constraint kinds they create.
 const (
 	kindConstraintTemplate casebook.Kind = "ConstraintTemplate.templates.gatekeeper.sh"
 	constraintsGroup                     = "constraints.gatekeeper.sh"
+	// kindConstraintTemplateRef is how findings name a template.
+	kindConstraintTemplateRef = "ConstraintTemplate"
+	// kindConstraints stands for every constraint kind: they are named by
+	// the templates, so they are listed one by one once those are read.
+	kindConstraints casebook.Kind = "*." + constraintsGroup
 )
 
 // gkStatus is one entry of a template's or constraint's status.byPod.
@@ -81,16 +97,16 @@ func byPodStatus(obj *unstructured.Unstructured) []gkStatus {
 type gkPods map[string]*corev1.Pod
 
 // down quotes why a Gatekeeper pod is not Ready, or nothing if it is.
-func (g gkPods) down(id string) []string {
+func (g gkPods) down(id string) []casebook.Evidence {
 	p := g[id]
 	if p == nil || podReady(p) {
 		return nil
 	}
-	var out []string
+	var out []casebook.Evidence
 	if c := podCondition(p, corev1.PodReady); c != nil {
 		out = append(out, quotePodCondition(p, c))
 	} else {
-		out = append(out, fmt.Sprintf("pod %s status.phase: %s", objName(p.Namespace, p.Name), p.Status.Phase))
+		out = append(out, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
 	}
 	out = append(out, waitingReasons(p)...)
 	return append(out, g.restarts(id)...)
@@ -100,7 +116,7 @@ func (g gkPods) down(id string) []string {
 // Ready) but has restarted: it reloads every template and constraint
 // after each restart and lags behind while it does. A pod that never
 // restarted, or does not serve, quotes nothing.
-func (g gkPods) restarting(id string) []string {
+func (g gkPods) restarting(id string) []casebook.Evidence {
 	p := g[id]
 	if p == nil || !podReady(p) {
 		return nil
@@ -108,16 +124,16 @@ func (g gkPods) restarting(id string) []string {
 	return g.restarts(id)
 }
 
-func (g gkPods) restarts(id string) []string {
+func (g gkPods) restarts(id string) []casebook.Evidence {
 	p := g[id]
-	var out []string
+	var out []casebook.Evidence
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.RestartCount == 0 {
 			continue
 		}
-		s := fmt.Sprintf("pod %s container %s restartCount %d", objName(p.Namespace, p.Name), cs.Name, cs.RestartCount)
+		s := quote(casebook.KindPod, objName(p.Namespace, p.Name), "container %s restartCount %d", cs.Name, cs.RestartCount)
 		if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" {
-			s += fmt.Sprintf(", last terminated: %s (exit code %d) at %s", t.Reason, t.ExitCode, t.FinishedAt.UTC().Format("2006-01-02T15:04:05Z"))
+			s.Text += fmt.Sprintf(", last terminated: %s (exit code %d) at %s", t.Reason, t.ExitCode, t.FinishedAt.UTC().Format("2006-01-02T15:04:05Z"))
 		}
 		out = append(out, s)
 	}
@@ -126,9 +142,9 @@ func (g gkPods) restarts(id string) []string {
 
 // Detect checks every ConstraintTemplate, every constraint and the pods
 // that keep their status.
-func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	templates, err := src.List(ctx, kindConstraintTemplate, "")
+func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	templates, err := st.Objects(kindConstraintTemplate, "")
 	if errors.Is(err, casebook.ErrNotServed) {
 		return nil, nil // no Gatekeeper here
 	}
@@ -167,34 +183,34 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.So
 	lastAudit, lastAudited := "", ""       // the latest audit of any constraint
 
 	for _, t := range tpls {
-		tRef := casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()}
+		tRef := casebook.ObjectRef{Kind: kindConstraintTemplateRef, Name: t.GetName()}
 		created, _, _ := unstructured.NestedBool(t.Object, "status", "created")
 		status := byPodStatus(t)
 		// Errors in the template's own Rego are O-002's; the rest are ours.
 		regoStatus, otherStatus := splitRegoErrors(status)
-		_, regoFailing := quoteByPodErrors("", regoStatus, false)
-		errs, failing := quoteByPodErrors("constrainttemplate "+t.GetName(), otherStatus, false)
+		_, regoFailing := quoteByPodErrors(tRef, regoStatus, false)
+		errs, failing := quoteByPodErrors(tRef, otherStatus, false)
 		switch {
 		case regoFailing > 0 && failing == 0:
 			// O-002 reports it.
 		case !created && failing > 0:
 			out = append(out, casebook.Finding{CaseID: "O-003", Cause: "template-not-created", Objects: []casebook.ObjectRef{tRef},
 				Message:  "no Gatekeeper pod could set up the ConstraintTemplate, so the CRD of its constraint kind is not created: constraints of that kind fail with \"no matches for kind\" and nothing is enforced (errors in the template's own Rego are O-002's)",
-				Evidence: append([]string{fmt.Sprintf("constrainttemplate %s status.created: false", t.GetName())}, errs...)})
+				Evidence: append([]casebook.Evidence{{Object: tRef, Field: "status.created", Text: "false"}}, errs...)})
 		case failing > 0:
 			out = append(out, casebook.Finding{CaseID: "O-003", Cause: "template-errors-on-some-pods", Objects: []casebook.ObjectRef{tRef},
 				Message:  "some Gatekeeper pods report errors for the ConstraintTemplate: requests they answer are judged without it",
-				Evidence: append([]string{fmt.Sprintf("constrainttemplate %s status.created: true, %d of %d pods report errors", t.GetName(), failing, len(status))}, errs...)})
+				Evidence: append([]casebook.Evidence{{Object: tRef, Field: "status.created", Text: fmt.Sprintf("true, %d of %d pods report errors", failing, len(status))}}, errs...)})
 		case !created && len(statusDown) > 0:
 			stale = append(stale, t)
 		}
-		out = append(out, behind(tRef, "constrainttemplate "+t.GetName(), t.GetGeneration(), status, pods)...)
+		out = append(out, behind(tRef, t.GetGeneration(), status, pods)...)
 
 		kind, _, _ := unstructured.NestedString(t.Object, "spec", "crd", "spec", "names", "kind")
 		if kind == "" {
 			continue
 		}
-		constraints, err := src.List(ctx, casebook.Kind(kind+"."+constraintsGroup), "")
+		constraints, err := st.Objects(casebook.Kind(kind+"."+constraintsGroup), "")
 		if errors.Is(err, casebook.ErrNotServed) {
 			continue // the template's CRD does not exist (yet): no constraints
 		}
@@ -203,6 +219,7 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.So
 		} else if !ok {
 			continue
 		}
+		constraints = append([]runtime.Object(nil), constraints...) // the state's list is shared
 		sort.Slice(constraints, func(i, j int) bool {
 			return constraints[i].(*unstructured.Unstructured).GetName() < constraints[j].(*unstructured.Unstructured).GetName()
 		})
@@ -217,12 +234,12 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.So
 			if ts, _, _ := unstructured.NestedString(c.Object, "status", "auditTimestamp"); ts > lastAudit {
 				lastAudit, lastAudited = ts, name
 			}
-			if errs, _ := quoteByPodErrors(name, cs, true); len(errs) > 0 {
+			if errs, _ := quoteByPodErrors(cRef, cs, true); len(errs) > 0 {
 				out = append(out, casebook.Finding{CaseID: "O-003", Cause: "constraint-not-enforced", Objects: []casebook.ObjectRef{cRef},
 					Message:  "Gatekeeper pods report errors for the constraint and do not enforce it",
 					Evidence: errs})
 			}
-			out = append(out, behind(cRef, name, c.GetGeneration(), cs, pods)...)
+			out = append(out, behind(cRef, c.GetGeneration(), cs, pods)...)
 		}
 	}
 
@@ -234,12 +251,11 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.So
 			f.Evidence = append(f.Evidence, pods.down(id)...)
 		}
 		for _, t := range stale {
-			f.Objects = append(f.Objects, casebook.ObjectRef{Kind: "ConstraintTemplate", Name: t.GetName()})
-			f.Evidence = append(f.Evidence, fmt.Sprintf("constrainttemplate %s (generation %d) status.created: not true, status.byPod: %d entries",
-				t.GetName(), t.GetGeneration(), len(byPodStatus(t))))
+			f.Objects = append(f.Objects, casebook.ObjectRef{Kind: kindConstraintTemplateRef, Name: t.GetName()})
+			f.Evidence = append(f.Evidence, casebook.Evidence{Object: casebook.ObjectRef{Kind: kindConstraintTemplateRef, Name: t.GetName()}, Field: fmt.Sprintf("(generation %d) status.created", t.GetGeneration()), Text: fmt.Sprintf("not true, status.byPod: %d entries", len(byPodStatus(t)))})
 		}
 		if lastAudit != "" {
-			f.Evidence = append(f.Evidence, fmt.Sprintf("latest status.auditTimestamp of any constraint: %s (%s)", lastAudit, lastAudited))
+			f.Evidence = append(f.Evidence, note("Constraint", "latest status.auditTimestamp of any constraint: %s (%s)", lastAudit, lastAudited))
 		}
 		out = append(out, f)
 	}
@@ -248,7 +264,7 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, src casebook.So
 
 // quoteByPodErrors quotes the errors of a status.byPod, one line per
 // distinct error with the pods that report it, and counts those pods.
-func quoteByPodErrors(name string, status []gkStatus, enforced bool) ([]string, int) {
+func quoteByPodErrors(obj casebook.ObjectRef, status []gkStatus, enforced bool) ([]casebook.Evidence, int) {
 	var order []string
 	pods := map[string][]string{}
 	failing := 0
@@ -268,9 +284,9 @@ func quoteByPodErrors(name string, status []gkStatus, enforced bool) ([]string, 
 		}
 		pods[e] = append(pods[e], s.id)
 	}
-	var out []string
+	var out []casebook.Evidence
 	for _, e := range order {
-		out = append(out, fmt.Sprintf("%s status.byPod[%s] %s", name, strings.Join(pods[e], ", "), e))
+		out = append(out, casebook.Evidence{Object: obj, Field: "status.byPod[" + strings.Join(pods[e], ", ") + "]", Text: e})
 	}
 	return out, failing
 }
@@ -280,8 +296,8 @@ func quoteByPodErrors(name string, status []gkStatus, enforced bool) ([]string, 
 // they keep falling behind: a request they answer is judged by the old
 // policy. A pod that never restarted and is a moment behind is catching up
 // and left out; a pod that is not Ready answers nothing (O-001).
-func behind(obj casebook.ObjectRef, name string, generation int64, status []gkStatus, pods gkPods) []casebook.Finding {
-	var ev []string
+func behind(obj casebook.ObjectRef, generation int64, status []gkStatus, pods gkPods) []casebook.Finding {
+	var ev []casebook.Evidence
 	var objs []casebook.ObjectRef
 	seen := map[string]bool{}
 	for _, s := range status {
@@ -293,7 +309,7 @@ func behind(obj casebook.ObjectRef, name string, generation int64, status []gkSt
 		if len(q) == 0 {
 			continue
 		}
-		ev = append(ev, fmt.Sprintf("%s metadata.generation %d, status.byPod[%s].observedGeneration %d", name, generation, s.id, s.observedGeneration))
+		ev = append(ev, casebook.Evidence{Object: obj, Field: fmt.Sprintf("metadata.generation %d, status.byPod[%s].observedGeneration", generation, s.id), Text: fmt.Sprint(s.observedGeneration)})
 		ev = append(ev, q...)
 		objs = append(objs, ref(casebook.KindPod, pods[s.id]))
 	}
@@ -307,7 +323,7 @@ func behind(obj casebook.ObjectRef, name string, generation int64, status []gkSt
 			if len(q) == 0 {
 				continue
 			}
-			ev = append(ev, fmt.Sprintf("%s metadata.generation %d, status.byPod has no entry for pod %s", name, generation, id))
+			ev = append(ev, casebook.Evidence{Object: obj, Field: fmt.Sprintf("metadata.generation %d, status.byPod", generation), Text: "no entry for pod " + id})
 			ev = append(ev, q...)
 			objs = append(objs, ref(casebook.KindPod, pods[id]))
 		}
@@ -325,7 +341,7 @@ func behind(obj casebook.ObjectRef, name string, generation int64, status []gkSt
 func (r *reader) gatekeeperPods() (gkPods, error) {
 	out := gkPods{}
 	for _, ns := range []string{casebook.AllNamespaces, "gatekeeper-system"} {
-		pods, err := kube.List[corev1.Pod](r.ctx, r.src, casebook.KindPod, ns)
+		pods, err := cluster.List[corev1.Pod](r.st, casebook.KindPod, ns)
 		if ok, err := r.optional(err); err != nil {
 			return nil, err
 		} else if !ok {
@@ -372,3 +388,40 @@ func (g gkPods) statusPods() []string { return g.withOperation("status") }
 
 // webhookPods are the pods that answer admission requests.
 func (g gkPods) webhookPods() []string { return g.withOperation("webhook") }
+
+// o003Steps are the next steps of GatekeeperPolicyUpdateDelayed findings, by cause.
+var o003Steps = stepsByCause{
+	"template-not-created": {
+		{Step: 2, Kind: kindConstraintTemplateRef, Cmd: `kubectl describe constrainttemplate %name%`},
+	},
+	"template-errors-on-some-pods": {
+		{Step: 2, Kind: kindConstraintTemplateRef, Cmd: `kubectl describe constrainttemplate %name%`},
+	},
+	"status-not-updated": {
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% describe pod %name%`},
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% logs %name% --tail=100`},
+	},
+	"pods-behind": {
+		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% describe pod %name%`},
+	},
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl -n %ns% describe pod %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (GatekeeperPolicyUpdateDelayed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return o003Steps.of(f.Cause)
+}
+
+// o003ZH are the messages of GatekeeperPolicyUpdateDelayed findings in Chinese, by cause.
+var o003ZH = zhByCause{
+	"template-not-created":         `没有一个 Gatekeeper Pod 能建立该 ConstraintTemplate，其约束类型的 CRD 没有创建：该类型的约束报 "no matches for kind"，什么也不执行`,
+	"template-errors-on-some-pods": `部分 Gatekeeper Pod 报告该 ConstraintTemplate 有错误：由它们应答的请求不经此模板裁决`,
+	"constraint-not-enforced":      `Gatekeeper Pod 报告该约束有错误，并且没有执行它`,
+	"status-not-updated":           `负责写模板和约束状态的 Gatekeeper Pod（--operation=status，即 audit Pod）没有运行：审计结果和所有 status.byPod 都停滞，看不出策略变更是否生效`,
+	"pods-behind":                  `不断重启的 Gatekeeper webhook Pod 仍持有旧版本策略：由它们应答的请求按旧规则裁决`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (GatekeeperPolicyUpdateDelayed) MessageZH(f *casebook.Finding) string { return o003ZH.of(f.Cause) }

@@ -1,16 +1,19 @@
 // Package detectors holds one detector per case, each in a file named after
 // it (k002_pod_scheduling_failed.go finds K-002), and the registry that
-// lists them. Each detector reads only the kinds it needs from a
-// casebook.Source, and its fixtures in testdata/<ID>/{broken,fixed}/ prove
+// lists them. Each detector declares the kinds it reads and reads them from
+// the run's cluster.State, and its fixtures in testdata/<ID>/{broken,fixed}/ prove
 // that it finds its case and stays silent once the case's solution is
 // applied.
 package detectors
 
-import casebook "github.com/casebook-dev/casebook"
+import (
+	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/engine"
+)
 
 // All returns every detector, in case ID order.
-func All() []casebook.Detector {
-	return []casebook.Detector{
+func All() []engine.Detector {
+	return []engine.Detector{
 		NodeJoinFailed{},
 		PodSchedulingFailed{},
 		StorageVolumeMountFailed{},
@@ -29,6 +32,13 @@ func All() []casebook.Detector {
 	}
 }
 
+// Set returns the detectors a diagnosis runs over a library: every
+// dedicated detector, then the signal matches of the cases without one.
+// The CLI, serve, the agent and the benchmarks all run this set.
+func Set(cases []*casebook.Case) []engine.Detector {
+	return append(All(), SignalMatch(cases)...)
+}
+
 // IDs returns the case IDs that have a detector.
 func IDs() []string {
 	var ids []string
@@ -37,3 +47,7 @@ func IDs() []string {
 	}
 	return ids
 }
+
+// Kinds returns every kind the detectors read: what a run preloads, what
+// collect writes and what the agent's ClusterRole must allow.
+func Kinds() []casebook.Kind { return engine.Kinds(All()) }

@@ -10,7 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // PVCMountFailed finds S-001: claims that cannot be provisioned (no or an
@@ -20,15 +21,24 @@ import (
 // FailedMount). Mount failures of local-path volumes are K-003's.
 type PVCMountFailed struct{}
 
-var _ casebook.Detector = PVCMountFailed{}
+var (
+	_ engine.Detector   = PVCMountFailed{}
+	_ engine.Stepper    = PVCMountFailed{}
+	_ engine.Translator = PVCMountFailed{}
+)
 
 // CaseID returns "S-001".
 func (PVCMountFailed) CaseID() string { return "S-001" }
 
+// Kinds lists the kinds the detector reads.
+func (PVCMountFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPersistentVolumeClaim, casebook.KindPersistentVolume, casebook.KindStorageClass, casebook.KindPod, casebook.KindNode, casebook.KindEvent, casebook.KindDeployment}
+}
+
 // Detect checks Pending claims and pods waiting for their volumes.
-func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
-	st, err := r.storage()
+func (PVCMountFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
+	sto, err := r.storage()
 	if err != nil {
 		return nil, err
 	}
@@ -41,11 +51,11 @@ func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebo
 		return nil, err
 	}
 	var out []casebook.Finding
-	for _, c := range st.pvcList {
+	for _, c := range sto.Claims {
 		if c.Status.Phase != corev1.ClaimPending || c.DeletionTimestamp != nil {
 			continue
 		}
-		if f, ok := r.pendingClaim(st, c, pods, events); ok {
+		if f, ok := r.pendingClaim(sto, c, pods, events); ok {
 			out = append(out, f)
 		}
 	}
@@ -56,7 +66,7 @@ func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebo
 		if podTerminal(p) || podRunning(p) {
 			continue
 		}
-		if f, ok := attachOrMountFailure(st, p, events); ok {
+		if f, ok := attachOrMountFailure(sto, p, events); ok {
 			out = append(out, f)
 		}
 	}
@@ -64,11 +74,11 @@ func (PVCMountFailed) Detect(ctx context.Context, src casebook.Source) ([]casebo
 }
 
 // pendingClaim explains why a Pending claim gets no volume, if it is stuck.
-func (r *reader) pendingClaim(st *storage, c *corev1.PersistentVolumeClaim, pods []*corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
+func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pods []*corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
 	claimRef := ref(casebook.KindPersistentVolumeClaim, c)
-	ev := []string{quotePVC(c)}
+	ev := []casebook.Evidence{quotePVC(c)}
 	provisioningFailed := false
-	for _, e := range lastByReason(events.of("PersistentVolumeClaim", c, "ProvisioningFailed", "ExternalProvisioning")) {
+	for _, e := range lastByReason(events.Of("PersistentVolumeClaim", c, "ProvisioningFailed", "ExternalProvisioning")) {
 		ev = append(ev, quoteEvent(e))
 		provisioningFailed = provisioningFailed || e.Reason == "ProvisioningFailed"
 	}
@@ -83,18 +93,18 @@ func (r *reader) pendingClaim(st *storage, c *corev1.PersistentVolumeClaim, pods
 
 	switch {
 	case c.Spec.StorageClassName == nil:
-		if len(st.defaults) > 0 || c.Spec.VolumeName != "" {
+		if len(sto.Defaults()) > 0 || c.Spec.VolumeName != "" {
 			return casebook.Finding{}, false
 		}
-		ev = append(ev, "no StorageClass is marked "+defaultSCAnnotation+"=true; StorageClasses: "+classNames(st))
+		ev = append(ev, note(casebook.KindStorageClass, "no StorageClass is marked %s=true; StorageClasses: %s", defaultSCAnnotation, classNames(sto)))
 		return finding("no-default-storage-class", "the claim names no StorageClass and the cluster has no default one, so nothing provisions it")
 	case *c.Spec.StorageClassName == "":
 		// Static binding to a pre-made volume; nothing to provision.
 		return casebook.Finding{}, false
 	}
-	sc := st.classOf(c)
+	sc := sto.classOf(c)
 	if sc == nil {
-		ev = append(ev, fmt.Sprintf("storageclass %q not found; StorageClasses: %s", *c.Spec.StorageClassName, classNames(st)))
+		ev = append(ev, note(casebook.KindStorageClass, "storageclass %q not found; StorageClasses: %s", *c.Spec.StorageClassName, classNames(sto)))
 		return finding("storage-class-missing", "the claim's StorageClass does not exist, so nothing provisions it")
 	}
 	if sc.Provisioner != localPathProvisioner {
@@ -105,7 +115,7 @@ func (r *reader) pendingClaim(st *storage, c *corev1.PersistentVolumeClaim, pods
 	}
 	for _, m := range c.Spec.AccessModes {
 		if m == corev1.ReadWriteMany || m == corev1.ReadOnlyMany {
-			ev = append(ev, fmt.Sprintf("storageclass %s provisioner: %s", sc.Name, sc.Provisioner))
+			ev = append(ev, quote(casebook.KindStorageClass, sc.Name, "provisioner: %s", sc.Provisioner))
 			return finding("access-mode-unsupported", fmt.Sprintf("local-path volumes are node-local and cannot serve access mode %s", m))
 		}
 	}
@@ -125,7 +135,7 @@ func (r *reader) pendingClaim(st *storage, c *corev1.PersistentVolumeClaim, pods
 // localPathProvisionerPresent reports whether the local-path provisioner is
 // deployed at all (running or not: K-003 covers a broken one), and quotes
 // why not.
-func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
+func (r *reader) localPathProvisionerPresent() (bool, []casebook.Evidence, error) {
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return false, nil, err
@@ -135,7 +145,7 @@ func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
 			return true, nil, nil
 		}
 	}
-	deps, err := kube.List[appsv1.Deployment](r.ctx, r.src, casebook.KindDeployment, "kube-system")
+	deps, err := cluster.List[appsv1.Deployment](r.st, casebook.KindDeployment, "kube-system")
 	ok, err := r.optional(err)
 	if err != nil || !ok {
 		// Cannot tell without Deployments; say nothing rather than guess.
@@ -146,10 +156,10 @@ func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
 			return true, nil, nil
 		}
 	}
-	quotes := []string{fmt.Sprintf("no pod labelled %s=%s and no Deployment kube-system/local-path-provisioner", localPathLabel, localPathLabelValue)}
-	nodes, err := r.nodes()
+	quotes := []casebook.Evidence{note(casebook.KindDeployment, "no pod labelled %s=%s and no Deployment kube-system/local-path-provisioner", localPathLabel, localPathLabelValue)}
+	nodeIdx, err := r.st.NodeIndex()
 	if ok, _ := r.optional(err); ok {
-		if q, disabled := k3sDisables(nodes, "local-storage"); disabled {
+		if q, disabled := k3sDisables(nodeIdx, "local-storage"); disabled {
 			quotes = append(quotes, q)
 		}
 	}
@@ -158,20 +168,20 @@ func (r *reader) localPathProvisionerPresent() (bool, []string, error) {
 
 // attachOrMountFailure finds a waiting pod whose claim-backed volume (not
 // local-path) failed to attach or mount.
-func attachOrMountFailure(st *storage, p *corev1.Pod, events *eventIndex) (casebook.Finding, bool) {
-	vols := st.claimVolumes(p)
+func attachOrMountFailure(sto *storage, p *corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
+	vols := sto.claimVolumes(p)
 	if len(vols) == 0 {
 		return casebook.Finding{}, false
 	}
-	evs := events.of("Pod", p, "FailedAttachVolume", "FailedMount")
-	var quotes []string
+	evs := events.Of("Pod", p, "FailedAttachVolume", "FailedMount")
+	var quotes []casebook.Evidence
 	objs := []casebook.ObjectRef{ref(casebook.KindPod, p)}
 	cause := ""
 	for _, e := range lastByMessage(evs) {
 		affected := volumesOfEvent(vols, e.Message)
 		relevant := false
 		for _, v := range affected {
-			if v.pvc != nil && st.claimIsLocalPath(v.pvc) {
+			if v.pvc != nil && sto.claimIsLocalPath(v.pvc) {
 				continue
 			}
 			relevant = true
@@ -240,13 +250,13 @@ func lastBy(evs []*corev1.Event, key func(*corev1.Event) string) []*corev1.Event
 	return out
 }
 
-func classNames(st *storage) string {
-	if len(st.classes) == 0 {
+func classNames(sto *storage) string {
+	if len(sto.Classes) == 0 {
 		return "none"
 	}
 	var names []string
-	for n, c := range st.classes {
-		desc := n + " (" + c.Provisioner
+	for _, c := range sto.Classes {
+		desc := c.Name + " (" + c.Provisioner
 		if c.Annotations[defaultSCAnnotation] == "true" {
 			desc += ", default"
 		}
@@ -255,3 +265,62 @@ func classNames(st *storage) string {
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
+
+// s001Steps are the next steps of PVCMountFailed findings, by cause.
+var s001Steps = stepsByCause{
+	"storage-class-missing": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+	},
+	"no-default-storage-class": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+	},
+	"provisioner-missing": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 4, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl -n kube-system get deploy,pods -l app=local-path-provisioner`},
+	},
+	"provisioning-failed": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 4, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+	},
+	"access-mode-unsupported": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+	},
+	"multi-attach": {
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get volumeattachments`},
+	},
+	"attach-failed": {
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get volumeattachments`},
+	},
+	"mount-failed": {
+		{Step: 7, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 7, Kind: casebook.KindPod, Cmd: `journalctl -u k3s-agent --no-pager | grep -i mount | tail -n 20`, OnNode: true},
+	},
+	"": {
+		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (PVCMountFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return s001Steps.of(f.Cause)
+}
+
+// s001ZH are the messages of PVCMountFailed findings in Chinese, by cause.
+var s001ZH = zhByCause{
+	"no-default-storage-class": `PVC 没有指定 StorageClass，集群也没有默认 StorageClass，没有组件为它供给卷`,
+	"storage-class-missing":    `PVC 指定的 StorageClass 不存在，没有组件为它供给卷`,
+	"provisioning-failed":      `provisioner 未能为该 PVC 创建卷`,
+	"access-mode-unsupported":  `local-path 卷只在单个节点上，无法提供该访问模式`,
+	"provisioner-missing":      `没有安装 local-path provisioner，PVC 的卷永远不会被创建`,
+	"multi-attach":             `Pod 的 ReadWriteOnce 卷仍挂接在另一个节点上，无法挂接到这里（Multi-Attach）`,
+	"attach-failed":            `Pod 的卷无法挂接到其节点`,
+	"mount-failed":             `Pod 的卷无法挂载，容器始终无法启动`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (PVCMountFailed) MessageZH(f *casebook.Finding) string { return s001ZH.of(f.Cause) }

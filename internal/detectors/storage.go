@@ -9,7 +9,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
 )
 
 // The K3s local-path provisioner (rancher/local-path-provisioner).
@@ -22,44 +22,19 @@ const (
 	defaultSCAnnotation  = "storageclass.kubernetes.io/is-default-class"
 )
 
-// storage is the cluster's volumes, claims and classes, indexed.
-type storage struct {
-	pvcs     map[string]*corev1.PersistentVolumeClaim
-	pvcList  []*corev1.PersistentVolumeClaim
-	pvs      map[string]*corev1.PersistentVolume
-	pvList   []*corev1.PersistentVolume
-	classes  map[string]*storagev1.StorageClass
-	defaults []*storagev1.StorageClass
-}
+// storage is the cluster's volumes, claims and classes, indexed once per
+// run by the cluster state.
+type storage struct{ *cluster.StorageIndex }
 
 func (r *reader) storage() (*storage, error) {
-	pvcs, err := kube.List[corev1.PersistentVolumeClaim](r.ctx, r.src, casebook.KindPersistentVolumeClaim, casebook.AllNamespaces)
-	if err != nil {
+	idx, err := r.st.Storage()
+	if idx == nil {
 		return nil, err
 	}
-	pvs, err := kube.List[corev1.PersistentVolume](r.ctx, r.src, casebook.KindPersistentVolume, "")
 	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
-	classes, err := kube.List[storagev1.StorageClass](r.ctx, r.src, casebook.KindStorageClass, "")
-	if err != nil {
-		return nil, err
-	}
-	s := &storage{pvcs: map[string]*corev1.PersistentVolumeClaim{}, pvcList: pvcs, pvs: map[string]*corev1.PersistentVolume{}, pvList: pvs,
-		classes: map[string]*storagev1.StorageClass{}}
-	for _, c := range pvcs {
-		s.pvcs[c.Namespace+"/"+c.Name] = c
-	}
-	for _, v := range pvs {
-		s.pvs[v.Name] = v
-	}
-	for _, c := range classes {
-		s.classes[c.Name] = c
-		if c.Annotations[defaultSCAnnotation] == "true" || c.Annotations["storageclass.beta.kubernetes.io/is-default-class"] == "true" {
-			s.defaults = append(s.defaults, c)
-		}
-	}
-	return s, nil
+	return &storage{idx}, nil
 }
 
 // isLocalPath reports whether a volume is one the local-path provisioner made.
@@ -70,14 +45,14 @@ func (s *storage) isLocalPath(pv *corev1.PersistentVolume) bool {
 	if pv.Annotations[provisionedBy] == localPathProvisioner {
 		return true
 	}
-	c := s.classes[pv.Spec.StorageClassName]
+	c := s.Class(pv.Spec.StorageClassName)
 	return c != nil && c.Provisioner == localPathProvisioner
 }
 
 // claimIsLocalPath reports whether a claim is, or will be, a local-path volume.
 func (s *storage) claimIsLocalPath(c *corev1.PersistentVolumeClaim) bool {
 	if c.Spec.VolumeName != "" {
-		if pv := s.pvs[c.Spec.VolumeName]; pv != nil {
+		if pv := s.Volume(c.Spec.VolumeName); pv != nil {
 			return s.isLocalPath(pv)
 		}
 	}
@@ -90,7 +65,7 @@ func (s *storage) classOf(c *corev1.PersistentVolumeClaim) *storagev1.StorageCla
 	if c.Spec.StorageClassName == nil {
 		return nil
 	}
-	return s.classes[*c.Spec.StorageClassName]
+	return s.Class(*c.Spec.StorageClassName)
 }
 
 // podVolume is a pod volume backed by a claim.
@@ -107,9 +82,9 @@ func (s *storage) claimVolumes(p *corev1.Pod) []podVolume {
 		if v.PersistentVolumeClaim == nil {
 			continue
 		}
-		pv := podVolume{name: v.Name, pvc: s.pvcs[p.Namespace+"/"+v.PersistentVolumeClaim.ClaimName]}
+		pv := podVolume{name: v.Name, pvc: s.Claim(p.Namespace, v.PersistentVolumeClaim.ClaimName)}
 		if pv.pvc != nil && pv.pvc.Spec.VolumeName != "" {
-			pv.pv = s.pvs[pv.pvc.Spec.VolumeName]
+			pv.pv = s.Volume(pv.pvc.Spec.VolumeName)
 		}
 		out = append(out, pv)
 	}
@@ -183,7 +158,7 @@ func pvNode(pv *corev1.PersistentVolume) string {
 	return ""
 }
 
-func quotePVC(c *corev1.PersistentVolumeClaim) string {
+func quotePVC(c *corev1.PersistentVolumeClaim) casebook.Evidence {
 	sc := "<unset>"
 	if c.Spec.StorageClassName != nil {
 		sc = fmt.Sprintf("%q", *c.Spec.StorageClassName)
@@ -192,11 +167,10 @@ func quotePVC(c *corev1.PersistentVolumeClaim) string {
 	for i, m := range c.Spec.AccessModes {
 		modes[i] = string(m)
 	}
-	return fmt.Sprintf("persistentvolumeclaim %s status.phase: %s, storageClassName: %s, accessModes: [%s]",
-		objName(c.Namespace, c.Name), c.Status.Phase, sc, strings.Join(modes, ", "))
+	return quote(casebook.KindPersistentVolumeClaim, objName(c.Namespace, c.Name), "status.phase: %s, storageClassName: %s, accessModes: [%s]", c.Status.Phase, sc, strings.Join(modes, ", "))
 }
 
-func quotePVNodeAffinity(pv *corev1.PersistentVolume) string {
+func quotePVNodeAffinity(pv *corev1.PersistentVolume) casebook.Evidence {
 	path := ""
 	switch {
 	case pv.Spec.Local != nil:
@@ -204,5 +178,5 @@ func quotePVNodeAffinity(pv *corev1.PersistentVolume) string {
 	case pv.Spec.HostPath != nil:
 		path = ", hostPath.path " + pv.Spec.HostPath.Path
 	}
-	return fmt.Sprintf("persistentvolume %s nodeAffinity: %s in [%s]%s", pv.Name, corev1.LabelHostname, pvNode(pv), path)
+	return quote(casebook.KindPersistentVolume, pv.Name, "nodeAffinity: %s in [%s]%s", corev1.LabelHostname, pvNode(pv), path)
 }

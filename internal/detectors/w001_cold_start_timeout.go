@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // ColdStartTimeout finds W-001: a Wasm container that the kubelet kills by
@@ -23,10 +25,19 @@ import (
 // the single-threaded start, is reported as a root cause of its own.
 type ColdStartTimeout struct{}
 
-var _ casebook.Detector = ColdStartTimeout{}
+var (
+	_ engine.Detector   = ColdStartTimeout{}
+	_ engine.Stepper    = ColdStartTimeout{}
+	_ engine.Translator = ColdStartTimeout{}
+)
 
 // CaseID returns "W-001".
 func (ColdStartTimeout) CaseID() string { return "W-001" }
+
+// Kinds lists the kinds the detector reads.
+func (ColdStartTimeout) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPod, casebook.KindEvent, casebook.KindRuntimeClass}
+}
 
 // lowCPULimit is the limit at or below which a Wasm start is throttled (the
 // case's "≤ 100m").
@@ -37,8 +48,8 @@ var lowCPULimit = resource.MustParse("100m")
 const coldStartProbeBudget = 30 * time.Second
 
 // Detect checks every Wasm pod with restarted containers.
-func (ColdStartTimeout) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (ColdStartTimeout) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
@@ -60,7 +71,7 @@ func (ColdStartTimeout) Detect(ctx context.Context, src casebook.Source) ([]case
 		if !ok {
 			continue
 		}
-		unhealthy := probeFailures(events.of("Pod", p, "Unhealthy"))
+		unhealthy := probeFailures(events.Of("Pod", p, "Unhealthy"))
 		if len(unhealthy) == 0 {
 			continue
 		}
@@ -84,7 +95,7 @@ func probeFailures(evs []*corev1.Event) []*corev1.Event {
 }
 
 // coldStart judges one container of a Wasm pod whose probes fail.
-func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*corev1.Event, events *eventIndex) []casebook.Finding {
+func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote casebook.Evidence, unhealthy []*corev1.Event, events *cluster.EventIndex) []casebook.Finding {
 	cs := statusOfContainer(p, c.Name)
 	if cs == nil || cs.RestartCount == 0 || cs.Ready {
 		return nil
@@ -106,7 +117,7 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 		// Killed by the kernel, not by the probe: W-002.
 		return nil
 	}
-	kills := eventsOfContainer(p, c.Name, probeKills(events.of("Pod", p, "Killing")))
+	kills := eventsOfContainer(p, c.Name, probeKills(events.Of("Pod", p, "Killing")))
 	ran, timed := time.Duration(0), term != nil && !term.StartedAt.IsZero() && !term.FinishedAt.IsZero()
 	if timed {
 		ran = term.FinishedAt.Sub(term.StartedAt.Time)
@@ -128,22 +139,22 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 	}
 
 	name := objName(p.Namespace, p.Name)
-	probeQuote := fmt.Sprintf("pod %s container %s %s: %s (initialDelaySeconds + failureThreshold × periodSeconds = %s)", name, c.Name, field, describeProbe(probe), b.total)
+	probeQuote := quote(casebook.KindPod, name, "container %s %s: %s (initialDelaySeconds + failureThreshold × periodSeconds = %s)", c.Name, field, describeProbe(probe), b.total)
 	if c.StartupProbe == nil {
-		probeQuote += "; no startupProbe"
+		probeQuote.Text += "; no startupProbe"
 	}
-	ev := []string{rtQuote, probeQuote}
+	ev := []casebook.Evidence{rtQuote, probeQuote}
 	if probe.Exec != nil {
-		ev = append(ev, fmt.Sprintf("pod %s container %s %s is an exec probe: a Wasm image (FROM scratch) has no shell or tools to run it", name, c.Name, field))
+		ev = append(ev, quote(casebook.KindPod, name, "container %s %s is an exec probe: a Wasm image (FROM scratch) has no shell or tools to run it", c.Name, field))
 	}
-	var ranQuote string
+	var ranQuote casebook.Evidence
 	if timed {
 		ranQuote = quoteTerminated(p, c.Name, "lastState.terminated", term)
 		ev = append(ev, ranQuote)
 	}
-	stateQuote := fmt.Sprintf("pod %s container %s restartCount %d, ready false", name, c.Name, cs.RestartCount)
+	stateQuote := quote(casebook.KindPod, name, "container %s restartCount %d, ready false", c.Name, cs.RestartCount)
 	if w := cs.State.Waiting; w != nil && w.Reason != "" {
-		stateQuote += ", waiting: " + w.Reason
+		stateQuote.Text += ", waiting: " + w.Reason
 	}
 	ev = append(ev, stateQuote)
 	failureQuotes := lastPerProbe(failures)
@@ -151,7 +162,7 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 	if k := last(kills); k != nil {
 		ev = append(ev, quoteEvent(k))
 	}
-	if bo := last(eventsOfContainer(p, c.Name, events.of("Pod", p, "BackOff"))); bo != nil {
+	if bo := last(eventsOfContainer(p, c.Name, events.Of("Pod", p, "BackOff"))); bo != nil {
 		ev = append(ev, quoteEvent(bo))
 	}
 
@@ -163,8 +174,8 @@ func coldStart(p *corev1.Pod, c *corev1.Container, rtQuote string, unhealthy []*
 	out := []casebook.Finding{{CaseID: "W-001", Cause: cause, Objects: []casebook.ObjectRef{podRef}, Message: msg, Evidence: ev}}
 
 	if cpu := containerLimit(c, corev1.ResourceCPU); cpu != nil && cpu.Cmp(lowCPULimit) <= 0 {
-		cev := []string{rtQuote, quoteContainerResources(p, c)}
-		if ranQuote != "" {
+		cev := []casebook.Evidence{rtQuote, quoteContainerResources(p, c)}
+		if ranQuote.Text != "" {
 			cev = append(cev, ranQuote)
 		}
 		cev = append(cev, failureQuotes[len(failureQuotes)-1])
@@ -189,7 +200,7 @@ func probeKills(evs []*corev1.Event) []*corev1.Event {
 
 // lastPerProbe quotes the last failure of each probe type
 // (startup, liveness), oldest first.
-func lastPerProbe(evs []*corev1.Event) []string {
+func lastPerProbe(evs []*corev1.Event) []casebook.Evidence {
 	lastOf := map[string]*corev1.Event{}
 	var order []string
 	for _, e := range evs {
@@ -199,7 +210,7 @@ func lastPerProbe(evs []*corev1.Event) []string {
 		}
 		lastOf[kind] = e
 	}
-	out := make([]string, len(order))
+	out := make([]casebook.Evidence, len(order))
 	for i, k := range order {
 		out[i] = quoteEvent(lastOf[k])
 	}
@@ -268,3 +279,26 @@ func describeProbe(pr *corev1.Probe) string {
 	return fmt.Sprintf("%s, initialDelaySeconds %d, periodSeconds %d, timeoutSeconds %d, failureThreshold %d",
 		how, b.delay, b.period, b.timeout, b.threshold)
 }
+
+// w001Steps are the next steps of ColdStartTimeout findings, by cause.
+var w001Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl get pod -n %ns% %name% -o jsonpath='{.spec.runtimeClassName}{" "}{.status.containerStatuses[*].restartCount}{"\n"}'`},
+		{Step: 2, Kind: casebook.KindPod, Cmd: `kubectl get events -n %ns% --field-selector involvedObject.name=%name%`},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (ColdStartTimeout) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return w001Steps.of(f.Cause)
+}
+
+// w001ZH are the messages of ColdStartTimeout findings in Chinese, by cause.
+var w001ZH = zhByCause{
+	"no-startup-probe":        `Wasm 模块仍在启动时存活探针就放弃了：没有 startupProbe，kubelet 每次都在同一时刻杀掉它，它永远无法就绪`,
+	"startup-probe-too-short": `Wasm 模块启动耗时超过 startupProbe 允许的时间：kubelet 每次都在同一时刻杀掉它，它永远无法就绪`,
+	"cpu-limit-too-low":       `Wasm 容器的 CPU 限额（100m 或更低）拖慢了单线程的启动，使其超出探针预算`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (ColdStartTimeout) MessageZH(f *casebook.Finding) string { return w001ZH.of(f.Cause) }

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/engine"
 )
 
 // ImagePullFailed finds W-007: Wasm pods whose image cannot be pulled
@@ -20,10 +22,19 @@ import (
 // plain HTTP, and a tag that does not exist.
 type ImagePullFailed struct{}
 
-var _ casebook.Detector = ImagePullFailed{}
+var (
+	_ engine.Detector   = ImagePullFailed{}
+	_ engine.Stepper    = ImagePullFailed{}
+	_ engine.Translator = ImagePullFailed{}
+)
 
 // CaseID returns "W-007".
 func (ImagePullFailed) CaseID() string { return "W-007" }
+
+// Kinds lists the kinds the detector reads.
+func (ImagePullFailed) Kinds() []casebook.Kind {
+	return []casebook.Kind{casebook.KindPod, casebook.KindEvent, casebook.KindNode, casebook.KindRuntimeClass}
+}
 
 // pullCause is one root cause of a failed pull, told by the error text
 // containerd gives the kubelet.
@@ -48,8 +59,8 @@ var pullCauses = []pullCause{
 var genericPull = pullCause{cause: "image-pull-failed", message: "the Wasm image cannot be pulled on the node; the pull error is quoted"}
 
 // Detect checks the containers of every Wasm pod that wait for their image.
-func (ImagePullFailed) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	r := newReader(ctx, src)
+func (ImagePullFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	r := newReader(ctx, st)
 	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
@@ -109,17 +120,17 @@ func (ImagePullFailed) Detect(ctx context.Context, src casebook.Source) ([]caseb
 }
 
 // pullFailure explains one container of a Wasm pod waiting for its image.
-func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus, rtQuote string, events *eventIndex,
+func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus, rtQuote casebook.Evidence, events *cluster.EventIndex,
 	nodeByName map[string]*corev1.Node, runsOn map[string][]*corev1.Pod) casebook.Finding {
 	name := objName(p.Namespace, p.Name)
 	w := cs.State.Waiting
-	waiting := fmt.Sprintf("pod %s container %s waiting: %s", name, c.Name, w.Reason)
+	waiting := quote(casebook.KindPod, name, "container %s waiting: %s", c.Name, w.Reason)
 	if w.Message != "" {
-		waiting += ": " + w.Message
+		waiting.Text += ": " + w.Message
 	}
-	ev := []string{rtQuote, waiting}
+	ev := []casebook.Evidence{rtQuote, waiting}
 	var texts []string
-	for _, e := range lastByMessage(eventsOfContainer(p, c.Name, events.of("Pod", p, "Failed"))) {
+	for _, e := range lastByMessage(eventsOfContainer(p, c.Name, events.Of("Pod", p, "Failed"))) {
 		if strings.HasPrefix(e.Message, "Failed to pull image") {
 			ev = append(ev, quoteEvent(e))
 			texts = append(texts, e.Message)
@@ -135,7 +146,7 @@ func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus,
 			break
 		}
 	}
-	if bo := last(eventsOfContainer(p, c.Name, events.of("Pod", p, "BackOff"))); bo != nil && strings.HasPrefix(bo.Message, "Back-off pulling image") {
+	if bo := last(eventsOfContainer(p, c.Name, events.Of("Pod", p, "BackOff"))); bo != nil && strings.HasPrefix(bo.Message, "Back-off pulling image") {
 		ev = append(ev, quoteEvent(bo))
 	}
 	switch pc.cause {
@@ -146,17 +157,17 @@ func pullFailure(p *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus,
 		ev = append(ev, elsewhere(c.Image, p, runsOn, nodeByName)...)
 	case "registry-auth":
 		if len(p.Spec.ImagePullSecrets) == 0 {
-			ev = append(ev, fmt.Sprintf("pod %s spec.imagePullSecrets: none", name))
+			ev = append(ev, quote(casebook.KindPod, name, "spec.imagePullSecrets: none"))
 		} else {
 			var names []string
 			for _, s := range p.Spec.ImagePullSecrets {
 				names = append(names, s.Name)
 			}
-			ev = append(ev, fmt.Sprintf("pod %s spec.imagePullSecrets: %s", name, strings.Join(names, ", ")))
+			ev = append(ev, quote(casebook.KindPod, name, "spec.imagePullSecrets: %s", strings.Join(names, ", ")))
 		}
 	}
 	if p.Spec.NodeName != "" && (pc.cause == "registry-auth" || pc.cause == "registry-tls" || pc.cause == genericPull.cause) {
-		ev = append(ev, fmt.Sprintf("pod %s spec.nodeName: %s (registries.yaml is read per node)", name, p.Spec.NodeName))
+		ev = append(ev, quote(casebook.KindPod, name, "spec.nodeName: %s (registries.yaml is read per node)", p.Spec.NodeName))
 	}
 	return casebook.Finding{CaseID: "W-007", Cause: pc.cause, Objects: []casebook.ObjectRef{ref(casebook.KindPod, p)},
 		Message: pc.message, Evidence: ev}
@@ -172,17 +183,16 @@ func matchesAny(re *regexp.Regexp, texts []string) bool {
 }
 
 // quoteNodePlatform quotes the platform a node pulls images for.
-func quoteNodePlatform(n *corev1.Node) string {
-	return fmt.Sprintf("node %s nodeInfo: operatingSystem %s, architecture %s (label kubernetes.io/arch=%s)",
-		n.Name, n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture, n.Labels[corev1.LabelArchStable])
+func quoteNodePlatform(n *corev1.Node) casebook.Evidence {
+	return quote(casebook.KindNode, n.Name, "nodeInfo: operatingSystem %s, architecture %s (label kubernetes.io/arch=%s)", n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture, n.Labels[corev1.LabelArchStable])
 }
 
 // elsewhere quotes up to three pods that run the same image on other nodes,
 // with those nodes' platforms.
-func elsewhere(image string, p *corev1.Pod, runsOn map[string][]*corev1.Pod, nodeByName map[string]*corev1.Node) []string {
+func elsewhere(image string, p *corev1.Pod, runsOn map[string][]*corev1.Pod, nodeByName map[string]*corev1.Node) []casebook.Evidence {
 	others := append([]*corev1.Pod(nil), runsOn[image]...)
 	sort.SliceStable(others, func(i, j int) bool { return others[i].Spec.NodeName < others[j].Spec.NodeName })
-	var out []string
+	var out []casebook.Evidence
 	for _, o := range others {
 		if o.Spec.NodeName == p.Spec.NodeName || len(out) == 3 {
 			continue
@@ -191,7 +201,32 @@ func elsewhere(image string, p *corev1.Pod, runsOn map[string][]*corev1.Pod, nod
 		if n := nodeByName[o.Spec.NodeName]; n != nil {
 			platform = fmt.Sprintf(" (%s/%s)", n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture)
 		}
-		out = append(out, fmt.Sprintf("pod %s runs the same image %s on node %s%s", objName(o.Namespace, o.Name), image, o.Spec.NodeName, platform))
+		out = append(out, quote(casebook.KindPod, objName(o.Namespace, o.Name), "runs the same image %s on node %s%s", image, o.Spec.NodeName, platform))
 	}
 	return out
 }
+
+// w007Steps are the next steps of ImagePullFailed findings, by cause.
+var w007Steps = stepsByCause{
+	"": {
+		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+		{Step: 2, Kind: casebook.KindPod, Cmd: `tail -n 100 /var/lib/rancher/k3s/agent/containerd/containerd.log`, OnNode: true},
+	},
+}
+
+// NextSteps returns the next steps of a finding, for its own objects.
+func (ImagePullFailed) NextSteps(f *casebook.Finding) []engine.StepTemplate {
+	return w007Steps.of(f.Cause)
+}
+
+// w007ZH are the messages of ImagePullFailed findings in Chinese, by cause.
+var w007ZH = zhByCause{
+	"platform-mismatch": `镜像没有节点平台的 manifest（仅 wasi/wasm 的 index，或其他架构），containerd 在该节点上无法拉取`,
+	"registry-auth":     `仓库因缺少凭据拒绝拉取：节点的 registries.yaml 和 Pod 的 imagePullSecrets 都没有提供它接受的凭据`,
+	"registry-tls":      `节点无法与仓库建立 TLS：其 CA 不受信任，或仓库只提供 HTTP，而节点上的 registries.yaml 没有声明`,
+	"image-not-found":   `镜像引用的 tag 或 digest 在仓库中不存在`,
+	"image-pull-failed": `节点无法拉取该 Wasm 镜像；拉取错误原样引用`,
+}
+
+// MessageZH returns the finding's message in Chinese.
+func (ImagePullFailed) MessageZH(f *casebook.Finding) string { return w007ZH.of(f.Cause) }

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	casebook "github.com/casebook-dev/casebook"
-	"github.com/casebook-dev/casebook/internal/kube"
+	"github.com/casebook-dev/casebook/internal/cluster"
 )
 
 // wasmShimHandlers are the RuntimeClass handlers of the Wasm shims K3s
@@ -42,7 +42,7 @@ type wasmRuntimes struct {
 // wasmRuntimes reads the RuntimeClasses; an unreadable kind is recorded and
 // classes are then judged by name.
 func (r *reader) wasmRuntimes() (*wasmRuntimes, error) {
-	rcs, err := kube.List[nodev1.RuntimeClass](r.ctx, r.src, casebook.KindRuntimeClass, "")
+	rcs, err := cluster.List[nodev1.RuntimeClass](r.st, casebook.KindRuntimeClass, "")
 	ok, err := r.optional(err)
 	if err != nil {
 		return nil, err
@@ -72,12 +72,12 @@ func (w *wasmRuntimes) handler(p *corev1.Pod) string {
 // isWasm reports whether a pod runs as Wasm: its RuntimeClass's handler is
 // a Wasm shim, or crun with the annotation that makes crun run Wasm. The
 // quote says why, for the evidence.
-func (w *wasmRuntimes) isWasm(p *corev1.Pod) (quote string, ok bool) {
+func (w *wasmRuntimes) isWasm(p *corev1.Pod) (casebook.Evidence, bool) {
 	h := w.handler(p)
 	if h == "" {
-		return "", false
+		return casebook.Evidence{}, false
 	}
-	q := fmt.Sprintf("pod %s spec.runtimeClassName: %s (handler %s)", objName(p.Namespace, p.Name), *p.Spec.RuntimeClassName, h)
+	q := quote(casebook.KindPod, objName(p.Namespace, p.Name), "spec.runtimeClassName: %s (handler %s)", *p.Spec.RuntimeClassName, h)
 	if wasmShimHandlers[h] {
 		return q, true
 	}
@@ -89,26 +89,27 @@ func (w *wasmRuntimes) isWasm(p *corev1.Pod) (quote string, ok bool) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			if v, has := p.Annotations[k]; has && crunWasmAnnotations[k][v] {
-				return fmt.Sprintf("%s, annotation %s: %s", q, k, v), true
+				q.Text += fmt.Sprintf(", annotation %s: %s", k, v)
+				return q, true
 			}
 		}
 	}
-	return "", false
+	return casebook.Evidence{}, false
 }
 
 // overheadQuote quotes a pod's RuntimeClass overhead, or says it has none.
-func (w *wasmRuntimes) overheadQuote(p *corev1.Pod) string {
+func (w *wasmRuntimes) overheadQuote(p *corev1.Pod) casebook.Evidence {
 	if p.Spec.RuntimeClassName == nil {
-		return ""
+		return casebook.Evidence{}
 	}
 	rc := w.classes[*p.Spec.RuntimeClassName]
 	if rc == nil {
-		return ""
+		return casebook.Evidence{}
 	}
 	if rc.Overhead == nil || len(rc.Overhead.PodFixed) == 0 {
-		return fmt.Sprintf("runtimeclass %s has no overhead.podFixed", rc.Name)
+		return quote(casebook.KindRuntimeClass, rc.Name, "has no overhead.podFixed")
 	}
-	return fmt.Sprintf("runtimeclass %s overhead.podFixed: %s", rc.Name, resourceList(rc.Overhead.PodFixed))
+	return quote(casebook.KindRuntimeClass, rc.Name, "overhead.podFixed: %s", resourceList(rc.Overhead.PodFixed))
 }
 
 // statusOfContainer returns the status of a pod's container by name.
@@ -152,10 +153,10 @@ func eventsOfContainer(p *corev1.Pod, container string, evs []*corev1.Event) []*
 
 // quoteTerminated quotes a container's last termination: why, the exit
 // code, and how long it ran.
-func quoteTerminated(p *corev1.Pod, container, field string, t *corev1.ContainerStateTerminated) string {
-	s := fmt.Sprintf("pod %s container %s %s: reason %s, exitCode %d", objName(p.Namespace, p.Name), container, field, t.Reason, t.ExitCode)
+func quoteTerminated(p *corev1.Pod, container, field string, t *corev1.ContainerStateTerminated) casebook.Evidence {
+	s := quote(casebook.KindPod, objName(p.Namespace, p.Name), "container %s %s: reason %s, exitCode %d", container, field, t.Reason, t.ExitCode)
 	if !t.StartedAt.IsZero() && !t.FinishedAt.IsZero() {
-		s += fmt.Sprintf(", startedAt %s, finishedAt %s (ran %s)", t.StartedAt.UTC().Format("2006-01-02T15:04:05Z"),
+		s.Text += fmt.Sprintf(", startedAt %s, finishedAt %s (ran %s)", t.StartedAt.UTC().Format("2006-01-02T15:04:05Z"),
 			t.FinishedAt.UTC().Format("2006-01-02T15:04:05Z"), t.FinishedAt.Sub(t.StartedAt.Time))
 	}
 	return s
@@ -172,15 +173,15 @@ func resourceList(l corev1.ResourceList) string {
 }
 
 // quoteContainerResources quotes a container's requests and limits.
-func quoteContainerResources(p *corev1.Pod, c *corev1.Container) string {
-	s := fmt.Sprintf("pod %s container %s resources:", objName(p.Namespace, p.Name), c.Name)
+func quoteContainerResources(p *corev1.Pod, c *corev1.Container) casebook.Evidence {
+	s := quote(casebook.KindPod, objName(p.Namespace, p.Name), "container %s resources:", c.Name)
 	if len(c.Resources.Limits) == 0 {
-		s += " no limits"
+		s.Text += " no limits"
 	} else {
-		s += " limits {" + resourceList(c.Resources.Limits) + "}"
+		s.Text += " limits {" + resourceList(c.Resources.Limits) + "}"
 	}
 	if len(c.Resources.Requests) > 0 {
-		s += ", requests {" + resourceList(c.Resources.Requests) + "}"
+		s.Text += ", requests {" + resourceList(c.Resources.Requests) + "}"
 	}
 	return s
 }

@@ -1,4 +1,5 @@
-// Package engine runs detectors over a casebook.Source: concurrently, each
+// Package engine runs detectors over one cluster.State built from a
+// casebook.Source: concurrently, each
 // with its own deadline, turning a failing, slow or panicking detector into
 // a warning while the others still run. It groups findings that share a
 // case and a root cause, fills each finding's severity and next step from
@@ -15,10 +16,38 @@ import (
 	"sync"
 	"time"
 
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
 )
+
+// Detector finds one case in the cluster state.
+type Detector interface {
+	// CaseID is the ID of the case the detector finds ("K-002").
+	CaseID() string
+	// Kinds lists every kind the detector reads. The run lists them up
+	// front; collect and the agent's RBAC follow from the same lists.
+	Kinds() []casebook.Kind
+	// Detect reads st and returns what it found. It may return findings
+	// together with an error that says which checks it could not make
+	// (a forbidden kind, say); the findings still count.
+	Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error)
+}
+
+// Kinds returns the kinds the detectors read, each once, sorted.
+func Kinds(detectors []Detector) []casebook.Kind {
+	seen := map[casebook.Kind]bool{}
+	var out []casebook.Kind
+	for _, d := range detectors {
+		for _, k := range d.Kinds() {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
 
 // Options tune a run.
 type Options struct {
@@ -30,6 +59,9 @@ type Options struct {
 	Case func(id string) (*casebook.Case, bool)
 	// Exclusions drop accepted findings; nil keeps everything.
 	Exclusions *Exclusions
+	// DetectorDone, when set, is called as each detector finishes (for a
+	// progress display); it must be safe for concurrent use.
+	DetectorDone func(caseID string)
 }
 
 // Result is what a run found.
@@ -44,14 +76,14 @@ type Result struct {
 
 // Run runs every detector over src and returns the grouped findings and the
 // warnings. It fails only when ctx is cancelled.
-func Run(ctx context.Context, src casebook.Source, detectors []casebook.Detector, opts Options) (*Result, error) {
+func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Options) (*Result, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
-	cached := newCache(ctx, src)
+	st := cluster.Load(ctx, src, Kinds(detectors), opts.Concurrency)
 	type outcome struct {
 		findings []casebook.Finding
 		warnings []casebook.Warning
@@ -69,7 +101,10 @@ func Run(ctx context.Context, src casebook.Source, detectors []casebook.Detector
 				return
 			}
 			defer func() { <-sem }()
-			f, w := runOne(ctx, cached, d, opts.Timeout)
+			f, w := runOne(ctx, st, d, opts.Timeout)
+			if opts.DetectorDone != nil {
+				opts.DetectorDone(d.CaseID())
+			}
 			outcomes[i] = outcome{f, w}
 		}()
 	}
@@ -88,24 +123,42 @@ func Run(ctx context.Context, src casebook.Source, detectors []casebook.Detector
 		all, res.Excluded = opts.Exclusions.Apply(all)
 	}
 	res.Findings = group(all)
+	byCase := map[string]Detector{}
+	for _, d := range detectors {
+		byCase[d.CaseID()] = d
+	}
 	for i := range res.Findings {
 		f := &res.Findings[i]
-		if opts.Case == nil {
-			continue
+		var c *casebook.Case
+		if opts.Case != nil {
+			if cc, ok := opts.Case(f.CaseID); ok {
+				c = cc
+				f.Severity = c.Severity
+			}
 		}
-		if c, ok := opts.Case(f.CaseID); ok {
-			f.Severity = c.Severity
-			f.NextStep = c.FirstStep()
+		ts := defaultNext(f)
+		if s, ok := byCase[f.CaseID].(Stepper); ok {
+			if own := s.NextSteps(f); len(own) > 0 {
+				ts = own
+			}
+		}
+		f.Next = fillNext(st, c, f, ts)
+		if t, ok := byCase[f.CaseID].(Translator); ok && f.MessageZH == "" {
+			f.MessageZH = t.MessageZH(f)
+		}
+		if f.MessageZH == "" {
+			f.MessageZH = f.Message
 		}
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].SortKey() < res.Findings[j].SortKey() })
+	res.Findings = link(st, res.Findings, byCase)
 	res.Warnings = dedupeWarnings(res.Warnings)
 	return res, nil
 }
 
 // runOne runs a detector with its deadline. A detector that does not return
 // by then is left behind (its context is cancelled) and reported.
-func runOne(ctx context.Context, src casebook.Source, d casebook.Detector, timeout time.Duration) ([]casebook.Finding, []casebook.Warning) {
+func runOne(ctx context.Context, st *cluster.State, d Detector, timeout time.Duration) ([]casebook.Finding, []casebook.Warning) {
 	id := d.CaseID()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -120,7 +173,7 @@ func runOne(ctx context.Context, src casebook.Source, d casebook.Detector, timeo
 				done <- ret{err: fmt.Errorf("detector panicked: %v\n%s", p, firstFrames(debug.Stack()))}
 			}
 		}()
-		f, err := d.Detect(dctx, src)
+		f, err := d.Detect(dctx, st)
 		done <- ret{f, err}
 	}()
 	select {
@@ -257,49 +310,4 @@ func appendUnique[T comparable](dst []T, items ...T) []T {
 		}
 	}
 	return dst
-}
-
-// cache lists each kind and namespace once, however many detectors ask:
-// against a live cluster that is the difference between one list of 50,000
-// events and five.
-type cache struct {
-	ctx     context.Context
-	src     casebook.Source
-	mu      sync.Mutex
-	entries map[cacheKey]*cacheEntry
-}
-
-type cacheKey struct {
-	kind      casebook.Kind
-	namespace string
-}
-
-type cacheEntry struct {
-	once sync.Once
-	objs []k8sruntime.Object
-	err  error
-}
-
-func newCache(ctx context.Context, src casebook.Source) *cache {
-	return &cache{ctx: ctx, src: src, entries: map[cacheKey]*cacheEntry{}}
-}
-
-func (c *cache) List(ctx context.Context, kind casebook.Kind, namespace string) ([]k8sruntime.Object, error) {
-	c.mu.Lock()
-	e := c.entries[cacheKey{kind, namespace}]
-	if e == nil {
-		e = &cacheEntry{}
-		c.entries[cacheKey{kind, namespace}] = e
-	}
-	c.mu.Unlock()
-	e.once.Do(func() {
-		// The list serves every detector, so it runs under the run's context,
-		// not under the deadline of the detector that asked first; the source
-		// bounds each request.
-		e.objs, e.err = c.src.List(c.ctx, kind, namespace)
-	})
-	if e.err != nil {
-		return nil, e.err
-	}
-	return e.objs, ctx.Err()
 }

@@ -12,17 +12,22 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	casebook "github.com/casebook-dev/casebook"
+	"github.com/casebook-dev/casebook/internal/cluster"
 )
 
 // detector is a Detector made of functions, for tests.
 type detector struct {
 	id     string
-	detect func(ctx context.Context, src casebook.Source) ([]casebook.Finding, error)
+	detect func(ctx context.Context, st *cluster.State) ([]casebook.Finding, error)
+	kinds  []casebook.Kind
 }
 
-func (d detector) CaseID() string { return d.id }
-func (d detector) Detect(ctx context.Context, src casebook.Source) ([]casebook.Finding, error) {
-	return d.detect(ctx, src)
+var _ Detector = detector{}
+
+func (d detector) CaseID() string         { return d.id }
+func (d detector) Kinds() []casebook.Kind { return d.kinds }
+func (d detector) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+	return d.detect(ctx, st)
 }
 
 // source is a Source made of a function, for tests.
@@ -39,11 +44,11 @@ func pod(ns, name string) casebook.ObjectRef {
 }
 
 func finding(id, cause string, objs ...casebook.ObjectRef) casebook.Finding {
-	return casebook.Finding{CaseID: id, Cause: cause, Objects: objs, Message: cause, Evidence: []string{"evidence of " + cause}}
+	return casebook.Finding{CaseID: id, Cause: cause, Objects: objs, Message: cause, Evidence: []casebook.Evidence{{Object: objs[0], Text: "evidence of " + cause}}}
 }
 
-func found(fs ...casebook.Finding) func(context.Context, casebook.Source) ([]casebook.Finding, error) {
-	return func(context.Context, casebook.Source) ([]casebook.Finding, error) { return fs, nil }
+func found(fs ...casebook.Finding) func(context.Context, *cluster.State) ([]casebook.Finding, error) {
+	return func(context.Context, *cluster.State) ([]casebook.Finding, error) { return fs, nil }
 }
 
 // TestFailuresBecomeWarnings: a detector that fails, panics, times out or
@@ -51,15 +56,15 @@ func found(fs ...casebook.Finding) func(context.Context, casebook.Source) ([]cas
 func TestFailuresBecomeWarnings(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
-	ds := []casebook.Detector{
-		detector{"K-001", found(finding("K-001", "a", pod("x", "1")))},
-		detector{"K-002", func(context.Context, casebook.Source) ([]casebook.Finding, error) { return nil, errors.New("boom") }},
-		detector{"K-003", func(context.Context, casebook.Source) ([]casebook.Finding, error) { panic("index out of range") }},
-		detector{"K-004", func(ctx context.Context, _ casebook.Source) ([]casebook.Finding, error) {
+	ds := []Detector{
+		detector{id: "K-001", detect: found(finding("K-001", "a", pod("x", "1")))},
+		detector{id: "K-002", detect: func(context.Context, *cluster.State) ([]casebook.Finding, error) { return nil, errors.New("boom") }},
+		detector{id: "K-003", detect: func(context.Context, *cluster.State) ([]casebook.Finding, error) { panic("index out of range") }},
+		detector{id: "K-004", detect: func(ctx context.Context, _ *cluster.State) ([]casebook.Finding, error) {
 			<-block // ignores its context: the engine must not wait for it
 			return nil, nil
 		}},
-		detector{"K-005", func(context.Context, casebook.Source) ([]casebook.Finding, error) {
+		detector{id: "K-005", detect: func(context.Context, *cluster.State) ([]casebook.Finding, error) {
 			skipped := fmt.Errorf("list secrets in all namespaces: %w", casebook.ErrForbidden)
 			return []casebook.Finding{finding("K-005", "b", pod("y", "2"))}, errors.Join(skipped)
 		}},
@@ -101,7 +106,7 @@ func TestFailuresBecomeWarnings(t *testing.T) {
 // TestGrouping: findings with the same case and cause become one, with all
 // their objects and evidence; other causes stay apart.
 func TestGrouping(t *testing.T) {
-	ds := []casebook.Detector{detector{"K-002", found(
+	ds := []Detector{detector{id: "K-002", detect: found(
 		finding("K-002", "insufficient-memory", pod("shop", "api-2")),
 		finding("K-002", "untolerated-taint", pod("shop", "db-0")),
 		finding("K-002", "insufficient-memory", pod("shop", "api-1")),
@@ -115,24 +120,28 @@ func TestGrouping(t *testing.T) {
 		t.Fatalf("got %d findings, want 2: %+v", len(res.Findings), res.Findings)
 	}
 	g := res.Findings[0]
-	if g.Cause != "insufficient-memory" || len(g.Objects) != 2 || g.Objects[0].Name != "api-1" || len(g.Evidence) != 1 {
+	if g.Cause != "insufficient-memory" || len(g.Objects) != 2 || g.Objects[0].Name != "api-1" || len(g.Evidence) != 2 {
 		t.Errorf("grouped finding = %+v", g)
 	}
 }
 
-// TestCaseFillsSeverityAndNextStep: severity and next step come from the case.
+// TestCaseFillsSeverityAndNextStep: the severity comes from the case; the
+// next step is a command for the finding's own object (never the case's
+// example command), tied to the case's step and its title.
 func TestCaseFillsSeverityAndNextStep(t *testing.T) {
 	c := &casebook.Case{ID: "N-002", Severity: casebook.SeverityCritical,
 		Sections: []casebook.Section{{Title: "排查过程", Text: "先看这里。\n\n1. **确认 Service 的 selector。**\n\n   ```bash\n   kubectl get svc\n   ```\n2. 第二步"}}}
 	lookup := func(id string) (*casebook.Case, bool) { return c, id == "N-002" }
-	res, err := Run(context.Background(), emptySource, []casebook.Detector{detector{"N-002", found(finding("N-002", "x", pod("a", "b")))}},
+	res, err := Run(context.Background(), emptySource, []Detector{detector{id: "N-002", detect: found(finding("N-002", "x", pod("a", "b")))}},
 		Options{Case: lookup})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := res.Findings[0]
-	if f.Severity != casebook.SeverityCritical || f.NextStep != "确认 Service 的 selector。 → kubectl get svc" {
-		t.Errorf("severity %q, next step %q", f.Severity, f.NextStep)
+	want := casebook.Step{Command: "kubectl describe pod -n a b", Ref: "N-002#排查过程", StepNo: 1, Title: "确认 Service 的 selector。",
+		Objects: []casebook.ObjectRef{pod("a", "b")}}
+	if f.Severity != casebook.SeverityCritical || len(f.Next) != 1 || fmt.Sprint(f.Next[0]) != fmt.Sprint(want) {
+		t.Errorf("severity %q, next %+v, want %+v", f.Severity, f.Next, want)
 	}
 }
 
@@ -144,12 +153,12 @@ func TestEachKindIsListedOnce(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		return nil, nil
 	})
-	var ds []casebook.Detector
+	var ds []Detector
 	for i := range 5 {
-		ds = append(ds, detector{fmt.Sprintf("X-%03d", i), func(ctx context.Context, s casebook.Source) ([]casebook.Finding, error) {
-			_, err := s.List(ctx, casebook.KindEvent, "")
+		ds = append(ds, detector{id: fmt.Sprintf("X-%03d", i), detect: func(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
+			_, err := st.Objects(casebook.KindEvent, "")
 			return nil, err
-		}})
+		}, kinds: []casebook.Kind{casebook.KindEvent}})
 	}
 	if _, err := Run(context.Background(), src, ds, Options{Concurrency: 5}); err != nil {
 		t.Fatal(err)
@@ -177,9 +186,15 @@ ignore:
 		finding("K-002", "b", pod("dev", "x")),
 		finding("K-002", "c", pod("prod", "x")),
 	}
+	// The N-002 finding quotes the excluded svclb pod as well as the Service.
+	fs[0].Evidence = append(fs[0].Evidence, casebook.Evidence{Object: fs[0].Objects[1], Field: "spec.selector", Text: "app=mqtt"})
 	out, dropped := ex.Apply(fs)
 	if dropped != 2 || len(out) != 2 || len(out[0].Objects) != 1 || out[0].Objects[0].Name != "mqtt" || out[1].Objects[0].Namespace != "prod" {
 		t.Errorf("dropped %d, kept %+v", dropped, out)
+	}
+	// The excluded pod's evidence goes with it; the Service's stays.
+	if ev := out[0].Evidence; len(ev) != 1 || ev[0].Object.Name != "mqtt" {
+		t.Errorf("evidence left after excluding svclb-mqtt-1: %v", ev)
 	}
 	for name, bad := range map[string]string{
 		"unknown field": "ignore:\n  - case: N-002\n    nmespace: x\n",

@@ -79,8 +79,21 @@ func (r Rule) matches(caseID string, o casebook.ObjectRef) bool {
 		globMatch(r.Name, o.Name, false) && globMatch(r.Kind, o.Kind, true)
 }
 
-// Apply drops excluded objects from findings and returns what is left and
-// how many objects were dropped.
+// Apply drops excluded objects from findings, with the evidence quoted
+// from them, and returns what is left and how many objects were dropped.
+// excludes reports whether a rule drops the object from a finding of the case.
+func (ex *Exclusions) excludes(caseID string, o casebook.ObjectRef) bool {
+	if o.Name == "" {
+		return false // evidence about a kind as a whole names no object to drop
+	}
+	for _, r := range ex.Ignore {
+		if r.matches(caseID, o) {
+			return true
+		}
+	}
+	return false
+}
+
 func (ex *Exclusions) Apply(fs []casebook.Finding) ([]casebook.Finding, int) {
 	dropped := 0
 	var out []casebook.Finding
@@ -103,7 +116,13 @@ func (ex *Exclusions) Apply(fs []casebook.Finding) ([]casebook.Finding, int) {
 		if len(keep) == 0 && len(f.Objects) > 0 {
 			continue
 		}
-		f.Objects = keep
+		var ev []casebook.Evidence
+		for _, e := range f.Evidence {
+			if !ex.excludes(f.CaseID, e.Object) {
+				ev = append(ev, e)
+			}
+		}
+		f.Objects, f.Evidence = keep, ev
 		out = append(out, f)
 	}
 	return out, dropped

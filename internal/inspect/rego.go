@@ -257,11 +257,8 @@ func parseRego(name, src, v string) (*ast.Module, ast.Errors) {
 }
 
 func (c *regoChecker) add(sev casebook.Severity, caseID, cause string, obj casebook.ObjectRef, msg string, evidence []string, next string) {
-	if evidence == nil {
-		evidence = []string{}
-	}
 	c.rep.Findings = append(c.rep.Findings, casebook.Finding{CaseID: caseID, Severity: sev, Cause: cause,
-		Objects: []casebook.ObjectRef{obj}, Message: msg, Evidence: evidence, NextStep: next})
+		Objects: []casebook.ObjectRef{obj}, Message: msg, Evidence: quotes(obj, evidence), NextStep: next})
 }
 
 func (c *regoChecker) note(caseID string, obj casebook.ObjectRef, msg string) {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	casebook "github.com/casebook-dev/casebook"
 )
 
 func checkTestPolicy(t *testing.T, opts RegoOptions, paths ...string) *RegoReport {
@@ -56,7 +58,7 @@ func TestRegoBrokenAndFixed(t *testing.T) {
 			if got := causes(broken.Findings); !slices.Equal(got, tt.want) {
 				t.Fatalf("broken: findings\n got  %q\n want %q", got, tt.want)
 			}
-			if ev := strings.Join(broken.Findings[0].Evidence, "\n"); !strings.Contains(ev, tt.evidence) {
+			if ev := evidenceText(broken.Findings[0].Evidence); !strings.Contains(ev, tt.evidence) {
 				t.Errorf("broken: evidence\n%s\nwant it to quote %q", ev, tt.evidence)
 			}
 			fixed := checkTestPolicy(t, RegoOptions{}, filepath.Join("testdata", "rego", "fixed", tt.file))
@@ -206,8 +208,8 @@ spec:
 				t.Errorf("notes %+v, want %q", r.Notes, tt.note)
 			}
 			for _, f := range r.Findings {
-				if f.Cause == "wrong-input-path" && !strings.Contains(f.Evidence[0], "t.yaml:8 (Rego line 2): input.request.x") {
-					t.Errorf("quoted scalar position: %q", f.Evidence[0])
+				if f.Cause == "wrong-input-path" && !strings.Contains(f.Evidence[0].Text, "t.yaml:8 (Rego line 2): input.request.x") {
+					t.Errorf("quoted scalar position: %q", f.Evidence[0].Text)
 				}
 			}
 		})
@@ -298,7 +300,7 @@ func TestCheckTemplateObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fs) != 1 || fs[0].Cause != "rego-v1-in-v0-template" || !strings.HasPrefix(fs[0].Evidence[0], "constrainttemplate k8sdemo:3: rego_parse_error") {
+	if len(fs) != 1 || fs[0].Cause != "rego-v1-in-v0-template" || !strings.HasPrefix(fs[0].Evidence[0].Text, "constrainttemplate k8sdemo:3: rego_parse_error") {
 		t.Errorf("v1 syntax in rego: %+v", fs)
 	}
 	noViolation := "package k8sdemo\n\ndeny[{\"msg\": \"no\"}] {\n  input.review.object.metadata.name == \"x\"\n}\n"
@@ -309,4 +311,12 @@ func TestCheckTemplateObject(t *testing.T) {
 	if fs, _, _ := CheckTemplateObject("ct", tpl(v0)); len(fs) != 0 {
 		t.Errorf("healthy template: %+v", fs)
 	}
+}
+
+func evidenceText(ev []casebook.Evidence) string {
+	var lines []string
+	for _, e := range ev {
+		lines = append(lines, e.Text)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -360,11 +360,18 @@ func NormalizeArch(s string) (string, error) {
 
 // add records a finding against the module.
 func (r *WasmReport) add(sev casebook.Severity, caseID, cause, msg string, evidence []string, next string) {
-	if evidence == nil {
-		evidence = []string{}
-	}
+	obj := casebook.ObjectRef{Kind: "WasmModule", Name: r.File}
 	r.Findings = append(r.Findings, casebook.Finding{CaseID: caseID, Severity: sev, Cause: cause,
-		Objects: []casebook.ObjectRef{{Kind: "WasmModule", Name: r.File}}, Message: msg, Evidence: evidence, NextStep: next})
+		Objects: []casebook.ObjectRef{obj}, Message: msg, Evidence: quotes(obj, evidence), NextStep: next})
+}
+
+// quotes turns the evidence lines of a finding into evidence on its object.
+func quotes(obj casebook.ObjectRef, lines []string) []casebook.Evidence {
+	out := make([]casebook.Evidence, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, casebook.Evidence{Object: obj, Text: l})
+	}
+	return out
 }
 
 func (r *WasmReport) note(caseID, msg string) {

@@ -3,52 +3,13 @@ package kube
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	casebook "github.com/casebook-dev/casebook"
 )
-
-// List reads kind from src as typed objects: List[corev1.Pod](ctx, src,
-// casebook.KindPod, ns). Unstructured objects are converted.
-func List[T any, PT interface {
-	*T
-	runtime.Object
-}](ctx context.Context, src casebook.Source, kind casebook.Kind, namespace string) ([]PT, error) {
-	objs, err := src.List(ctx, kind, namespace)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]PT, 0, len(objs))
-	for _, o := range objs {
-		switch v := o.(type) {
-		case PT:
-			out = append(out, v)
-		case *unstructured.Unstructured:
-			t := PT(new(T))
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(v.Object, t); err != nil {
-				return nil, fmt.Errorf("read %s %s/%s: %w", kind, v.GetNamespace(), v.GetName(), err)
-			}
-			out = append(out, t)
-		default:
-			return nil, fmt.Errorf("read %s: unexpected object type %T", kind, o)
-		}
-	}
-	// Sources list in different orders (a live list by key, a snapshot by
-	// file); sorted, every source gives detectors the same input.
-	sort.Slice(out, func(i, j int) bool {
-		a, b := any(out[i]).(metav1.Object), any(out[j]).(metav1.Object)
-		if a.GetNamespace() != b.GetNamespace() {
-			return a.GetNamespace() < b.GetNamespace()
-		}
-		return a.GetName() < b.GetName()
-	})
-	return out, nil
-}
 
 // Metadata reads kind from src as object metadata only, as Secrets come.
 func Metadata(ctx context.Context, src casebook.Source, kind casebook.Kind, namespace string) ([]metav1.Object, error) {

@@ -15,21 +15,22 @@ import (
 // facts, its findings with a summary, and the titles of the cases found.
 type WasmInspection struct {
 	*inspect.WasmReport
-	Summary Summary              `json:"summary"`
-	Cases   map[string]CaseTitle `json:"cases,omitempty"`
+	Summary casebook.ReportSummary        `json:"summary"`
+	Cases   map[string]casebook.CaseTitle `json:"cases,omitempty"`
 }
 
 // RegoCheck is what `casebook check rego` reports.
 type RegoCheck struct {
 	*inspect.RegoReport
-	Summary Summary              `json:"summary"`
-	Cases   map[string]CaseTitle `json:"cases,omitempty"`
+	Summary casebook.ReportSummary        `json:"summary"`
+	Cases   map[string]casebook.CaseTitle `json:"cases,omitempty"`
 }
 
 // inspection is a diagnosis of artefacts: the findings of one artefact
 // are separate checks on the same object, so objects are counted once.
-func inspection(source string, fs []casebook.Finding, warnings []casebook.Warning, cases map[string]CaseTitle) *Diagnosis {
-	d := &Diagnosis{Source: source, Findings: fs, Warnings: warnings, Cases: cases}
+func inspection(source string, fs []casebook.Finding, warnings []casebook.Warning, cases map[string]casebook.CaseTitle) *casebook.Report {
+	d := casebook.NewReport(source)
+	d.Findings, d.Warnings, d.Cases = fs, warnings, cases
 	d.Summarize(0)
 	objects := map[string]bool{}
 	for _, f := range fs {
@@ -41,17 +42,17 @@ func inspection(source string, fs []casebook.Finding, warnings []casebook.Warnin
 	return d
 }
 
-func summarize(fs []casebook.Finding) Summary {
+func summarize(fs []casebook.Finding) casebook.ReportSummary {
 	return inspection("", fs, nil, nil).Summary
 }
 
 // NewWasmInspection wraps a report with its summary and case titles.
-func NewWasmInspection(r *inspect.WasmReport, cases map[string]CaseTitle) *WasmInspection {
+func NewWasmInspection(r *inspect.WasmReport, cases map[string]casebook.CaseTitle) *WasmInspection {
 	return &WasmInspection{WasmReport: r, Summary: summarize(r.Findings), Cases: cases}
 }
 
 // NewRegoCheck wraps a report with its summary and case titles.
-func NewRegoCheck(r *inspect.RegoReport, cases map[string]CaseTitle) *RegoCheck {
+func NewRegoCheck(r *inspect.RegoReport, cases map[string]casebook.CaseTitle) *RegoCheck {
 	return &RegoCheck{RegoReport: r, Summary: summarize(r.Findings), Cases: cases}
 }
 

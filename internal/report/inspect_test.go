@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/inspect"
 )
 
-var inspectTitles = map[string]CaseTitle{
+var inspectTitles = map[string]casebook.CaseTitle{
 	"W-001": {Title: "Wasm 应用冷启动超时", TitleEN: "Wasm application cold start timeout"},
 	"W-002": {Title: "Wasm 内存溢出", TitleEN: "Wasm memory overflow"},
 	"W-005": {Title: "Wasm 多线程问题", TitleEN: "Wasm multithreading issue"},

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -294,25 +293,6 @@ func decodeGBK(text, charset string) (string, string) {
 	return text, ""
 }
 
-type apiDiagnosis struct {
-	Source   string             `json:"source"`
-	Time     time.Time          `json:"time"`
-	Count    int                `json:"count"`
-	Findings []casebook.Finding `json:"findings"`
-	Warnings []casebook.Warning `json:"warnings"`
-}
-
-func newAPIDiagnosis(d *Diagnosis) apiDiagnosis {
-	out := apiDiagnosis{Source: d.Source, Time: d.Time, Count: len(d.Findings), Findings: d.Findings, Warnings: d.Warnings}
-	if out.Findings == nil {
-		out.Findings = []casebook.Finding{}
-	}
-	if out.Warnings == nil {
-		out.Warnings = []casebook.Warning{}
-	}
-	return out
-}
-
 // apiDiagnose is GET /api/v1/diagnose: the findings of the server's source.
 func (s *Server) apiDiagnose(w http.ResponseWriter, r *http.Request) {
 	if s.diagnoser == nil {
@@ -329,7 +309,7 @@ func (s *Server) apiDiagnose(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "diagnose "+s.diagnoser.Source()+": "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, newAPIDiagnosis(d))
+	writeJSON(w, http.StatusOK, d)
 }
 
 // apiDiagnoseUpload is POST /api/v1/diagnose: the body is a snapshot
@@ -350,5 +330,5 @@ func (s *Server) apiDiagnoseUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, newAPIDiagnosis(d))
+	writeJSON(w, http.StatusOK, d)
 }

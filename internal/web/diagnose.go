@@ -26,17 +26,9 @@ type Diagnoser interface {
 	// examples/edge-cluster", "cluster edge-1"); "" when there is none.
 	Source() string
 	// Current diagnoses that source.
-	Current(ctx context.Context) (*Diagnosis, error)
+	Current(ctx context.Context) (*casebook.Report, error)
 	// Snapshot diagnoses a snapshot directory: an extracted upload.
-	Snapshot(ctx context.Context, dir string) (*Diagnosis, error)
-}
-
-// Diagnosis is what a diagnosis found.
-type Diagnosis struct {
-	Source   string
-	Findings []casebook.Finding
-	Warnings []casebook.Warning
-	Time     time.Time
+	Snapshot(ctx context.Context, dir string) (*casebook.Report, error)
 }
 
 // ErrNoSource is returned by Diagnoser.Current when the server was started
@@ -48,14 +40,14 @@ var ErrNoSource = errors.New("the server was started without a source (--snapsho
 // snapshot, which does not change).
 type currentDiagnosis struct {
 	mu  sync.Mutex
-	d   *Diagnosis
+	d   *casebook.Report
 	ttl time.Duration
 }
 
 // minRefresh is how often a reader may force a new run of a live source.
 const minRefresh = 5 * time.Second
 
-func (s *Server) currentDiagnosis(ctx context.Context, refresh bool) (*Diagnosis, error) {
+func (s *Server) currentDiagnosis(ctx context.Context, refresh bool) (*casebook.Report, error) {
 	c := s.current
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -94,11 +86,18 @@ type diagnoseView struct {
 }
 
 type diagnosisView struct {
-	Source   string
-	Time     string
-	Count    int
+	Source string
+	Time   string
+	Count  int
+	// Roots counts the findings nothing in the report explains.
+	Roots    int
 	Groups   []findingGroup
 	Warnings []string
+}
+
+// nextRow is a next step: the case step it comes from, and its command.
+type nextRow struct {
+	Title, Command, Node string
 }
 
 // findingGroup is the findings of one case.
@@ -113,9 +112,12 @@ type findingRow struct {
 	Cause    string
 	Objects  []string
 	Evidence []string
-	NextStep string
-	// NextCommand is the step's first command, shown as code.
-	NextCommand string
+	Next     []nextRow
+	// CaseID and CaseURL name the finding's case, shown on consequences,
+	// whose case differs from the group's.
+	CaseID, CaseURL, CaseTitle string
+	// Consequences are the findings this one explains, nested.
+	Consequences []findingRow
 }
 
 func (s *Server) diagnosePage(w http.ResponseWriter, r *http.Request) {
@@ -163,12 +165,22 @@ func (s *Server) diagnoseUpload(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "diagnose", s.newPage(l, r, "diagnose", tr(l, "diag.uploaded")+" · "+tr(l, "diag.title"), v))
 }
 
-// diagnosisView groups findings by case, most severe case first.
-func (s *Server) diagnosisView(l lang, d *Diagnosis) *diagnosisView {
+// diagnosisView shows root causes first: the findings nothing explains,
+// grouped by case, most severe case first, each with the findings it
+// explains nested under it ("→ 导致"), as the CLI's table does.
+func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 	v := &diagnosisView{Source: d.Source, Time: d.Time.Format("2006-01-02 15:04:05 MST"), Count: len(d.Findings)}
+	byID := map[string]casebook.Finding{}
+	for _, f := range d.Findings {
+		byID[f.ID] = f
+	}
 	byCase := map[string]*findingGroup{}
 	var order []string
 	for _, f := range d.Findings {
+		if isExplained(f, byID) {
+			continue // shown under its cause
+		}
+		v.Roots++
 		g, ok := byCase[f.CaseID]
 		if !ok {
 			g = &findingGroup{caseRow: caseRow{ID: f.CaseID, Title: f.CaseID, Severity: f.Severity, SeverityLabel: severityLabel(l, f.Severity)}}
@@ -178,14 +190,7 @@ func (s *Server) diagnosisView(l lang, d *Diagnosis) *diagnosisView {
 			byCase[f.CaseID] = g
 			order = append(order, f.CaseID)
 		}
-		row := findingRow{Message: f.Message, Cause: f.Cause, Evidence: f.Evidence, NextStep: f.NextStep}
-		if step, cmd, ok := strings.Cut(f.NextStep, " → "); ok {
-			row.NextStep, row.NextCommand = step, cmd
-		}
-		for _, o := range f.Objects {
-			row.Objects = append(row.Objects, o.String())
-		}
-		g.Findings = append(g.Findings, row)
+		g.Findings = append(g.Findings, s.findingTree(l, f, byID, map[string]bool{}))
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		a, b := byCase[order[i]], byCase[order[j]]
@@ -201,6 +206,47 @@ func (s *Server) diagnosisView(l lang, d *Diagnosis) *diagnosisView {
 		v.Warnings = append(v.Warnings, w.String())
 	}
 	return v
+}
+
+// isExplained reports whether a finding that is in the report explains f.
+func isExplained(f casebook.Finding, byID map[string]casebook.Finding) bool {
+	for _, id := range f.CausedBy {
+		if _, ok := byID[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// findingTree renders f with the findings it explains under it; seen
+// guards against a cycle in the links.
+func (s *Server) findingTree(l lang, f casebook.Finding, byID map[string]casebook.Finding, seen map[string]bool) findingRow {
+	seen[f.ID] = true
+	row := findingRow{Message: f.Message, Cause: f.Cause, CaseID: f.CaseID}
+	if c, ok := s.lib.Get(f.CaseID); ok {
+		cr := newCaseRow(l, c)
+		row.CaseURL, row.CaseTitle = cr.URL, cr.Title
+	}
+	if l == langZH && f.MessageZH != "" {
+		row.Message = f.MessageZH
+	}
+	for _, n := range f.Next {
+		row.Next = append(row.Next, nextRow{Title: fmt.Sprintf("%d. %s", n.StepNo, n.Title), Command: n.Command, Node: n.Node})
+	}
+	for _, e := range f.Evidence {
+		row.Evidence = append(row.Evidence, e.String())
+	}
+	for _, o := range f.Objects {
+		row.Objects = append(row.Objects, o.String())
+	}
+	for _, id := range f.Causes {
+		c, ok := byID[id]
+		if !ok || seen[id] {
+			continue
+		}
+		row.Consequences = append(row.Consequences, s.findingTree(l, c, byID, seen))
+	}
+	return row
 }
 
 // --- upload -------------------------------------------------------------
@@ -220,7 +266,7 @@ const multipartSlack = 64 << 10
 // The upload holds a receiving slot while its body arrives, for
 // ReceiveTimeout at most, and a diagnosis slot only once it is in: slow
 // clients cannot keep the diagnoses of others waiting.
-func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, form bool) (*Diagnosis, string, error) {
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, form bool) (*casebook.Report, string, error) {
 	dir, name, err := s.receiveArchive(w, r, form)
 	if dir != "" {
 		defer os.RemoveAll(dir)

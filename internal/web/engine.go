@@ -17,7 +17,7 @@ import (
 // snapshots.
 type EngineDiagnoser struct {
 	Library   *caseload.Library
-	Detectors []casebook.Detector
+	Detectors []engine.Detector
 	// Name describes Src to readers ("snapshot bundle.tar.gz"); Src is nil
 	// when the server has no source of its own.
 	Name string
@@ -59,21 +59,16 @@ func (d *EngineDiagnoser) Source() string {
 }
 
 // Current diagnoses the server's source.
-func (d *EngineDiagnoser) Current(ctx context.Context) (*Diagnosis, error) {
+func (d *EngineDiagnoser) Current(ctx context.Context) (*casebook.Report, error) {
 	if d.Src == nil {
 		return nil, ErrNoSource
 	}
-	res, err := d.run(ctx, d.Src)
-	if err != nil {
-		return nil, err
-	}
-	return &Diagnosis{Source: d.Name, Findings: res.Findings, Time: time.Now(),
-		Warnings: append(append([]casebook.Warning(nil), d.SourceWarnings...), res.Warnings...)}, nil
+	return d.run(ctx, d.Src, engine.Diagnosis{Source: d.Name, SourceWarnings: d.SourceWarnings})
 }
 
 // Snapshot diagnoses the snapshot in dir. Warnings name files relative to
 // dir, which is a temporary directory the reader never sees.
-func (d *EngineDiagnoser) Snapshot(ctx context.Context, dir string) (*Diagnosis, error) {
+func (d *EngineDiagnoser) Snapshot(ctx context.Context, dir string) (*casebook.Report, error) {
 	lim := d.UploadLimits
 	if lim == (snapshot.Limits{}) {
 		lim = DefaultUploadLimits
@@ -85,23 +80,22 @@ func (d *EngineDiagnoser) Snapshot(ctx context.Context, dir string) (*Diagnosis,
 	if err := snap.RequireObjects(); err != nil {
 		return nil, err
 	}
-	res, err := d.run(ctx, snap)
+	r, err := d.run(ctx, snap, engine.Diagnosis{SourceWarnings: snap.Warnings})
 	if err != nil {
 		return nil, err
 	}
-	out := &Diagnosis{Findings: res.Findings, Time: time.Now()}
-	for _, w := range append(snap.Warnings, res.Warnings...) {
+	for i := range r.Warnings {
+		w := &r.Warnings[i]
 		w.Message = strings.ReplaceAll(w.Message, dir+"/", "")
 		w.Message = strings.ReplaceAll(w.Message, dir, ".")
-		out.Warnings = append(out.Warnings, w)
 	}
-	return out, nil
+	return r, nil
 }
 
-func (d *EngineDiagnoser) run(ctx context.Context, src casebook.Source) (*engine.Result, error) {
-	res, err := engine.Run(ctx, src, d.Detectors, engine.Options{Case: d.Library.Get, Exclusions: d.Exclusions, Timeout: d.Timeout})
+func (d *EngineDiagnoser) run(ctx context.Context, src casebook.Source, what engine.Diagnosis) (*casebook.Report, error) {
+	r, err := engine.Diagnose(ctx, src, d.Detectors, what, engine.Options{Case: d.Library.Get, Exclusions: d.Exclusions, Timeout: d.Timeout})
 	if err != nil {
 		return nil, fmt.Errorf("diagnose: %w", err)
 	}
-	return res, nil
+	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/cases"
 	"github.com/casebook-dev/casebook/internal/caseload"
 	"github.com/casebook-dev/casebook/internal/detectors"
@@ -28,9 +29,9 @@ func TestEngineDiagnoser(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &EngineDiagnoser{Library: lib, Detectors: detectors.All(), Name: "snapshot testdata/snapshot", Src: snap}
-	for name, run := range map[string]func() (*Diagnosis, error){
-		"current":  func() (*Diagnosis, error) { return d.Current(context.Background()) },
-		"snapshot": func() (*Diagnosis, error) { return d.Snapshot(context.Background(), "testdata/snapshot") },
+	for name, run := range map[string]func() (*casebook.Report, error){
+		"current":  func() (*casebook.Report, error) { return d.Current(context.Background()) },
+		"snapshot": func() (*casebook.Report, error) { return d.Snapshot(context.Background(), "testdata/snapshot") },
 	} {
 		got, err := run()
 		if err != nil {
@@ -39,7 +40,7 @@ func TestEngineDiagnoser(t *testing.T) {
 		if len(got.Findings) != 1 || got.Findings[0].CaseID != "K-002" || got.Findings[0].Objects[0].Name != "analytics-0" {
 			t.Errorf("%s: findings %+v, want K-002 on shop/analytics-0", name, got.Findings)
 		}
-		if got.Findings[0].NextStep == "" {
+		if len(got.Findings[0].Next) == 0 {
 			t.Errorf("%s: no next step", name)
 		}
 		for _, w := range got.Warnings {

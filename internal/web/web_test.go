@@ -112,28 +112,28 @@ func testLibrary(t testing.TB) (*caseload.Library, fstest.MapFS) {
 // fakeDiagnoser is a Diagnoser with function fields.
 type fakeDiagnoser struct {
 	source   string
-	current  func(ctx context.Context) (*Diagnosis, error)
-	snapshot func(ctx context.Context, dir string) (*Diagnosis, error)
+	current  func(ctx context.Context) (*casebook.Report, error)
+	snapshot func(ctx context.Context, dir string) (*casebook.Report, error)
 }
 
 func (f *fakeDiagnoser) Source() string { return f.source }
-func (f *fakeDiagnoser) Current(ctx context.Context) (*Diagnosis, error) {
+func (f *fakeDiagnoser) Current(ctx context.Context) (*casebook.Report, error) {
 	return f.current(ctx)
 }
-func (f *fakeDiagnoser) Snapshot(ctx context.Context, dir string) (*Diagnosis, error) {
+func (f *fakeDiagnoser) Snapshot(ctx context.Context, dir string) (*casebook.Report, error) {
 	return f.snapshot(ctx, dir)
 }
 
 var _ Diagnoser = (*fakeDiagnoser)(nil)
 
 // sampleDiagnosis is what the fake diagnoser finds.
-func sampleDiagnosis(source string) *Diagnosis {
-	return &Diagnosis{Source: source, Time: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Findings: []casebook.Finding{{
+func sampleDiagnosis(source string) *casebook.Report {
+	return &casebook.Report{Source: source, Time: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Findings: []casebook.Finding{{
 		CaseID: "K-002", Severity: casebook.SeverityMajor, Cause: "insufficient-memory",
 		Objects:  []casebook.ObjectRef{{Kind: "Pod", Namespace: "shop", Name: "web-0"}},
 		Message:  "pod cannot be scheduled: " + xssPayload,
-		Evidence: []string{"Event FailedScheduling: 0/3 nodes are available: 3 Insufficient memory."},
-		NextStep: "查看 Pod 事件",
+		Evidence: []casebook.Evidence{{Object: casebook.ObjectRef{Kind: "Pod", Namespace: "shop", Name: "web-0"}, Field: "event Warning FailedScheduling", Text: "0/3 nodes are available: 3 Insufficient memory."}},
+		Next:     []casebook.Step{{Command: "kubectl describe pod -n shop web-0", Ref: "K-002#排查过程", StepNo: 1, Title: "查看 Pod 事件"}},
 	}}, Warnings: []casebook.Warning{{Source: "snapshot", Message: "bad.yaml: not YAML"}}}
 }
 
@@ -141,9 +141,11 @@ func sampleDiagnosis(source string) *Diagnosis {
 // so tests see what was extracted.
 func snapshotDiagnoser(t testing.TB) *fakeDiagnoser {
 	return &fakeDiagnoser{
-		source:  "snapshot testdata/cluster",
-		current: func(context.Context) (*Diagnosis, error) { return sampleDiagnosis("snapshot testdata/cluster"), nil },
-		snapshot: func(_ context.Context, dir string) (*Diagnosis, error) {
+		source: "snapshot testdata/cluster",
+		current: func(context.Context) (*casebook.Report, error) {
+			return sampleDiagnosis("snapshot testdata/cluster"), nil
+		},
+		snapshot: func(_ context.Context, dir string) (*casebook.Report, error) {
 			d := sampleDiagnosis("")
 			err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
 				if err == nil && !e.IsDir() {
@@ -783,7 +785,7 @@ func TestUploadBusy(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{})
 	d := snapshotDiagnoser(t)
-	d.snapshot = func(ctx context.Context, dir string) (*Diagnosis, error) {
+	d.snapshot = func(ctx context.Context, dir string) (*casebook.Report, error) {
 		close(started)
 		<-release
 		return sampleDiagnosis(""), nil
@@ -814,7 +816,7 @@ func TestDiagnose(t *testing.T) {
 			`<article class="finding-group sev-border-major" data-case="K-002">`,
 			`<a href="/cases/K-002" class="case-link">`,
 			`<code>Pod shop/web-0</code>`,
-			`<code>Event FailedScheduling: 0/3 nodes are available: 3 Insufficient memory.</code>`,
+			`<code>Pod shop/web-0 event Warning FailedScheduling: 0/3 nodes are available: 3 Insufficient memory.</code>`,
 			`查看 Pod 事件`,
 			`snapshot: bad.yaml: not YAML`,
 			`enctype="multipart/form-data"`,
@@ -822,6 +824,26 @@ func TestDiagnose(t *testing.T) {
 			if !strings.Contains(body, want) {
 				t.Errorf("diagnose page lacks %s", want)
 			}
+		}
+	})
+	t.Run("root causes first", func(t *testing.T) {
+		pod := casebook.ObjectRef{Kind: "Pod", Namespace: "shop", Name: "web-0"}
+		d := snapshotDiagnoser(t)
+		d.current = func(context.Context) (*casebook.Report, error) {
+			return &casebook.Report{Source: "x", Findings: []casebook.Finding{
+				{ID: "f1", CaseID: "K-001", Severity: casebook.SeverityCritical, Cause: "c", Message: "storage fault", Objects: []casebook.ObjectRef{pod}, Causes: []string{"f2"}},
+				{ID: "f2", CaseID: "K-002", Severity: casebook.SeverityMajor, Cause: "c", Message: "pod pending", Objects: []casebook.ObjectRef{pod}, CausedBy: []string{"f1"}, Causes: []string{"f3"}},
+				{ID: "f3", CaseID: "N-002", Severity: casebook.SeverityCritical, Cause: "c", Message: "service empty", Objects: []casebook.ObjectRef{pod}, CausedBy: []string{"f2"}},
+			}}, nil
+		}
+		body := do(t, newTestServer(t, Options{Diagnoser: d}).Handler(), "GET", "/diagnose", nil).Body
+		if n := strings.Count(body, `class="finding-group`); n != 1 || !strings.Contains(body, `data-case="K-001">`) {
+			t.Errorf("%d groups, want the root cause's alone (K-001)", n)
+		}
+		// The consequences nest: K-002 under K-001, N-002 under K-002.
+		k2, n2 := strings.Index(body, `<div class="consequence" data-case="K-002">`), strings.Index(body, `<div class="consequence" data-case="N-002">`)
+		if k2 < 0 || n2 < k2 || !strings.Contains(body, "<b>1</b> 个根因 · <b>3</b> 项发现") {
+			t.Errorf("consequences not nested under their cause (K-002 at %d, N-002 at %d)", k2, n2)
 		}
 	})
 	t.Run("no source", func(t *testing.T) {
@@ -837,7 +859,7 @@ func TestDiagnose(t *testing.T) {
 	})
 	t.Run("source fails", func(t *testing.T) {
 		d := snapshotDiagnoser(t)
-		d.current = func(context.Context) (*Diagnosis, error) { return nil, fmt.Errorf("cluster unreachable") }
+		d.current = func(context.Context) (*casebook.Report, error) { return nil, fmt.Errorf("cluster unreachable") }
 		h := newTestServer(t, Options{Diagnoser: d}).Handler()
 		if body := do(t, h, "GET", "/diagnose", nil).Body; !strings.Contains(body, "cluster unreachable") {
 			t.Error("failure not shown")
@@ -849,7 +871,7 @@ func TestDiagnose(t *testing.T) {
 	t.Run("cached", func(t *testing.T) {
 		runs := 0
 		d := snapshotDiagnoser(t)
-		d.current = func(context.Context) (*Diagnosis, error) { runs++; return sampleDiagnosis("x"), nil }
+		d.current = func(context.Context) (*casebook.Report, error) { runs++; return sampleDiagnosis("x"), nil }
 		h := newTestServer(t, Options{Diagnoser: d}).Handler()
 		for range 3 {
 			do(t, h, "GET", "/api/v1/diagnose?refresh=1", nil)
