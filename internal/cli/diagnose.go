@@ -29,6 +29,8 @@ type DiagnoseOptions struct {
 	// Signals, when set, adds detectors built from the library: the
 	// text-based signal matches of the cases without a dedicated detector.
 	Signals func(cases []*casebook.Case) []engine.Detector
+	// Rules, when set, adds the detection rules beside the library's cases.
+	Rules   func(lib *caseload.Library) []engine.Detector
 	Cluster *ClusterOptions
 	// Progress, when set, returns what shows progress of a live diagnosis.
 	Progress func(what string, kinds, detectors int) progress.Observer
@@ -146,7 +148,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 
 // NewCmdDiagnose builds `casebook diagnose`.
 func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
-	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch, Progress: f.progress}
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch, Rules: f.RuleDetectors, Progress: f.progress}
 	cmd := &cobra.Command{
 		Use:   "diagnose [--snapshot PATH | cluster flags]",
 		Short: "Find known cases in a live cluster or an offline snapshot",
@@ -255,12 +257,15 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	if opts.Signals != nil {
 		ds = append(ds, opts.Signals(lib.Cases)...)
 	}
+	if opts.Rules != nil {
+		ds = append(ds, opts.Rules(lib)...)
+	}
 	var prog progress.Observer
 	if opts.Snapshot == "" && opts.Progress != nil {
 		prog = opts.Progress("diagnose", 0, len(ds))
 	}
 	d, err := engine.Diagnose(ctx, progress.Source(src, prog), ds, engine.Diagnosis{Source: source, SourceWarnings: warnings},
-		engine.Options{Timeout: opts.Timeout, Case: lib.Get, Exclusions: excl, DetectorDone: progress.DetectorDone(prog)})
+		engine.Options{Timeout: opts.Timeout, Case: withBuiltinCases(lib), Exclusions: excl, DetectorDone: progress.DetectorDone(prog)})
 	progress.Done(prog)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
