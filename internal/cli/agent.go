@@ -32,7 +32,7 @@ type AgentOptions struct {
 	// text-based signal matches of the cases without a dedicated detector.
 	Signals func(cases []*casebook.Case) []engine.Detector
 	// Rules, when set, adds the detection rules beside the library's cases.
-	Rules func(lib *caseload.Library) []engine.Detector
+	Rules   func(lib *caseload.Library) []engine.Detector
 	Cluster *ClusterOptions
 
 	Addr     string

@@ -23,7 +23,7 @@ type ServeOptions struct {
 	IO      *IOStreams
 	Library func() (*caseload.Library, error)
 	// Rules, when set, adds the detection rules beside the library's cases.
-	Rules func(lib *caseload.Library) []engine.Detector
+	Rules   func(lib *caseload.Library) []engine.Detector
 	CasesFS func() (fs.FS, string)
 	Addr    string
 	// Snapshot is the snapshot the diagnose page shows, if any.

@@ -163,4 +163,3 @@ func readExpect(path, id string) (lines []string, ok bool, err error) {
 	sort.Strings(lines)
 	return lines, true, sc.Err()
 }
-
