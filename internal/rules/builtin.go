@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strings"
 )
 
 //go:embed builtin/*.rego
@@ -40,4 +41,13 @@ func Builtin(ctx context.Context) ([]*Rule, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+//go:embed template.rego.tmpl
+var ruleTemplate string
+
+// Template returns the scaffold of a new case's rule.
+func Template(id, caseFile string) string {
+	pkg := strings.ToLower(strings.ReplaceAll(id, "-", ""))
+	return strings.NewReplacer("{{ID}}", id, "{{FILE}}", caseFile, "{{PKG}}", pkg).Replace(ruleTemplate)
 }
