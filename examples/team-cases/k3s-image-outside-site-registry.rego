@@ -44,8 +44,7 @@ looks_like_host("localhost")
 
 # pull_events quotes the pod's image pull events, if the cluster kept any.
 pull_events(key) := [{"object": {"kind": "Pod", "namespace": e.involvedObject.namespace, "name": e.involvedObject.name}, "field": sprintf("event %s %s", [e.type, e.reason]), "text": e.message} |
-	some n in object.get(input.relations.events, concat("/", ["Pod", key]), [])
-	e := input.objects.Event[n]
+	some e in object.get(input.relations.events, concat("/", ["Pod", key]), [])
 	e.reason in {"Pulling", "Failed"}
 	contains(e.message, "image")
 ]

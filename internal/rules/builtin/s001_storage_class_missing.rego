@@ -34,36 +34,33 @@ findings contains f if {
 # provisioning_events quotes the claim's latest event of each provisioning
 # reason, oldest first.
 provisioning_events(key) := [quote_event(e) |
-	names := object.get(input.relations.events, concat("/", ["PersistentVolumeClaim", key]), [])
-	some i, n in names
-	e := input.objects.Event[n]
+	evs := object.get(input.relations.events, concat("/", ["PersistentVolumeClaim", key]), [])
+	some i, e in evs
 	e.reason in {"ProvisioningFailed", "ExternalProvisioning"}
-	not later_same_reason(names, i, e.reason)
+	not later_same_reason(evs, i, e.reason)
 ]
 
-later_same_reason(names, i, reason) if {
-	some j, m in names
+later_same_reason(evs, i, reason) if {
+	some j, e in evs
 	j > i
-	input.objects.Event[m].reason == reason
+	e.reason == reason
 }
 
 quote_event(e) := {
-	"object": {"kind": e.involvedObject.kind, "namespace": object.get(e.involvedObject, "namespace", ""), "name": e.involvedObject.name},
+	"object": {"kind": e.involvedObject.kind, "namespace": e.involvedObject.namespace, "name": e.involvedObject.name},
 	"field": event_field(e),
 	"text": e.message,
 }
 
-event_field(e) := sprintf("event %s %s (x%d)", [e.type, e.reason, count_of(e)]) if count_of(e) > 1
+event_field(e) := sprintf("event %s %s (x%d)", [e.type, e.reason, e.count]) if e.count > 1
 else := sprintf("event %s %s", [e.type, e.reason])
 
-count_of(e) := max([object.get(e, "count", 0), object.get(object.get(e, "series", {}), "count", 0)])
-
-class_names := "none" if count(object.get(input.objects, "StorageClass", {})) == 0
+class_names := "none" if count(input.objects.StorageClass) == 0
 
 class_names := concat(", ", sort([desc |
 	some sc in input.objects.StorageClass
 	desc := sprintf("%s (%s%s)", [sc.metadata.name, sc.provisioner, default_mark(sc)])
-])) if count(object.get(input.objects, "StorageClass", {})) > 0
+])) if count(input.objects.StorageClass) > 0
 
 default_mark(sc) := ", default" if sc.metadata.annotations["storageclass.kubernetes.io/is-default-class"] == "true"
 else := ""
