@@ -131,6 +131,9 @@ func newRun(opts *NewOptions) error {
 		return fmt.Errorf("read case template: %w", err)
 	}
 	id := lib.NextID(comp)
+	if team, ok := teamID(lib, comp); ok {
+		id = team
+	}
 	titleEN := opts.TitleEN
 	if titleEN == "" {
 		titleEN = strings.TrimSuffix(file, ".md")
@@ -162,6 +165,31 @@ func newRun(opts *NewOptions) error {
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "created %s as %s; write it, then run 'casebook lint' and 'casebook index'\n", target, id)
 	return nil
+}
+
+// teamID returns the next free ID from 901 up when lib is a team's
+// library (it holds none of the embedded library's cases): --cases DIR
+// diagnoses with the built-in detectors too, and a team case numbered like
+// a built-in one would take its place in the report.
+func teamID(lib *caseload.Library, comp casebook.Component) (string, bool) {
+	builtin, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		return "", false
+	}
+	for _, c := range lib.Cases {
+		if _, ok := builtin.Get(c.ID); ok {
+			return "", false
+		}
+	}
+	for n := 901; n <= 999; n++ {
+		id := fmt.Sprintf("%s-%03d", comp.Prefix(), n)
+		_, inTeam := lib.Get(id)
+		_, inBuiltin := builtin.Get(id)
+		if !inTeam && !inBuiltin {
+			return id, true
+		}
+	}
+	return "", false
 }
 
 // scaffoldRule writes the rule of a new case and its fixture folders, each

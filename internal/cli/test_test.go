@@ -152,3 +152,29 @@ func TestDiagnoseReportsTeamCasesBesideBuiltIn(t *testing.T) {
 		t.Errorf("warning %s: %s", w.Source, w.Message)
 	}
 }
+
+// TestNewWithRuleScaffoldsATestableRule: new --with-rule in a team library
+// writes the case with a team ID, its rule and fixture folders; the rule
+// compiles, and casebook test fails until the case's check is written.
+func TestNewWithRuleScaffoldsATestableRule(t *testing.T) {
+	dir := copyTree(t, teamCases)
+	code, out, errOut := run(t, "--cases", dir, "new", "--with-rule", "--component", "network", "--title", "站点 DNS 上游不可达", "--title-en", "Site DNS upstream unreachable")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, f := range []string{"site-dns-upstream-unreachable.md", "site-dns-upstream-unreachable.rego", "testdata/N-901/broken/expect.txt", "testdata/N-901/fixed/expect.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("not scaffolded: %v", err)
+		}
+	}
+	if !strings.Contains(errOut, "as N-901") {
+		t.Errorf("a team case gets an ID from 901 up: %s", errOut)
+	}
+	code, out, _ = run(t, "test", dir)
+	if code != ExitError || !strings.Contains(out, "site-dns-upstream-unreachable.md: did not fire on broken/") {
+		t.Errorf("exit %d; a scaffolded rule must fail its test until written:\n%s", code, out)
+	}
+	if strings.Contains(out, ".rego:") {
+		t.Errorf("the scaffolded rule does not compile:\n%s", out)
+	}
+}
