@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +178,27 @@ func TestNewWithRuleScaffoldsATestableRule(t *testing.T) {
 	}
 	if strings.Contains(out, ".rego:") {
 		t.Errorf("the scaffolded rule does not compile:\n%s", out)
+	}
+}
+
+// TestServeRunsTeamRules: serve (and so the API) runs a team library's
+// rules beside the built-in detectors.
+func TestServeRunsTeamRules(t *testing.T) {
+	base, cancel, _, errOut := startServe(t, func(o *ServeOptions) {
+		f := &Factory{IO: o.IO, Version: "test", CasesDir: teamCases}
+		o.Library, o.CasesFS, o.Rules = f.Library, f.CasesFS, f.RuleDetectors
+		o.Snapshot = "../../examples/edge-cluster"
+	})
+	defer cancel()
+	res, err := http.Get(base + "api/v1/diagnose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`"case": "K-901"`, `"case": "K-902"`, `"case": "S-001"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("the API's report lacks %s (stderr %s)", want, errOut)
+		}
 	}
 }
