@@ -31,6 +31,8 @@ type AgentOptions struct {
 	// Signals, when set, adds detectors built from the library: the
 	// text-based signal matches of the cases without a dedicated detector.
 	Signals func(cases []*casebook.Case) []engine.Detector
+	// Rules, when set, adds the detection rules beside the library's cases.
+	Rules   func(lib *caseload.Library) []engine.Detector
 	Cluster *ClusterOptions
 
 	Addr     string
@@ -53,7 +55,7 @@ type AgentOptions struct {
 
 // NewCmdAgent builds `casebook agent`.
 func NewCmdAgent(f *Factory, runF func(context.Context, *AgentOptions) error) *cobra.Command {
-	opts := &AgentOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Detectors: detectors.All, Signals: detectors.SignalMatch}
+	opts := &AgentOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Detectors: detectors.All, Signals: detectors.SignalMatch, Rules: f.RuleDetectors}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Keep watching a cluster: re-diagnose it on an interval, serve the UI and Prometheus metrics",
@@ -125,6 +127,9 @@ func agentRun(ctx context.Context, opts *AgentOptions) error {
 	base := web.EngineDiagnoser{Library: lib, Detectors: opts.Detectors(), Timeout: opts.Timeout}
 	if opts.Signals != nil {
 		base.Detectors = append(base.Detectors, opts.Signals(lib.Cases)...)
+	}
+	if opts.Rules != nil {
+		base.Detectors = append(base.Detectors, opts.Rules(lib)...)
 	}
 	if opts.Config != "" {
 		if base.Exclusions, err = engine.LoadExclusions(opts.Config); err != nil {

@@ -30,6 +30,8 @@ type DiagnoseOptions struct {
 	// Signals, when set, adds detectors built from the library: the
 	// text-based signal matches of the cases without a dedicated detector.
 	Signals func(cases []*casebook.Case) []engine.Detector
+	// Rules, when set, adds the detection rules beside the library's cases.
+	Rules   func(lib *caseload.Library) []engine.Detector
 	Cluster *ClusterOptions
 	// Progress, when set, returns what shows progress of a live diagnosis.
 	Progress func(what string, kinds, detectors int) progress.Observer
@@ -150,7 +152,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 
 // NewCmdDiagnose builds `casebook diagnose`.
 func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
-	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch, Progress: f.progress, Version: f.Version}
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch, Rules: f.RuleDetectors, Progress: f.progress, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "diagnose [--snapshot PATH | cluster flags]",
 		Short: "Find known cases in a live cluster or an offline snapshot",
@@ -265,12 +267,16 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	if opts.Signals != nil {
 		ds = append(ds, opts.Signals(lib.Cases)...)
 	}
+	if opts.Rules != nil {
+		ds = append(ds, opts.Rules(lib)...)
+	}
+	lookup := withBuiltinCases(lib)
 	var prog progress.Observer
 	if opts.Snapshot == "" && opts.Progress != nil {
 		prog = opts.Progress("diagnose", 0, len(ds))
 	}
 	d, err := engine.Diagnose(ctx, progress.Source(src, prog), ds, engine.Diagnosis{Source: source, SourceWarnings: warnings},
-		engine.Options{Timeout: opts.Timeout, Case: lib.Get, Exclusions: excl, DetectorDone: progress.DetectorDone(prog)})
+		engine.Options{Timeout: opts.Timeout, Case: lookup, Exclusions: excl, DetectorDone: progress.DetectorDone(prog)})
 	progress.Done(prog)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -279,7 +285,7 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		return err
 	}
 
-	meta := report.Meta{Lang: lang, Version: opts.Version, Case: lib.Get}
+	meta := report.Meta{Lang: lang, Version: opts.Version, Case: lookup}
 	switch opts.Output {
 	case "sarif":
 		err = report.SARIF(opts.IO.Out, d, meta)

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/rules"
 )
 
 // LintOptions are the inputs of `casebook lint`.
@@ -87,6 +90,7 @@ func lintRun(ctx context.Context, opts *LintOptions) error {
 		return interruptedOr(ctx, usageErrorf("%v", err))
 	}
 	problems, lib := res.problems, res.lib
+	problems = append(problems, lintRules(ctx, opts.FS, opts.Prefix, lib)...)
 	errs, warns := 0, 0
 	for _, p := range problems {
 		fmt.Fprintln(opts.IO.Out, p.Error())
@@ -107,4 +111,23 @@ func lintRun(ctx context.Context, opts *LintOptions) error {
 		return silentExit(ExitUsage)
 	}
 	return nil
+}
+
+// lintRules compiles every case's detection rule with OPA's compiler and
+// the capabilities rules run with; errors are at the rule's file and line.
+// A rule file with no case beside it is a warning: nothing would run it.
+func lintRules(ctx context.Context, fsys fs.FS, prefix string, lib *caseload.Library) []caseload.Problem {
+	_, problems := rules.Load(ctx, fsys, prefix, lib.Cases)
+	have := map[string]bool{}
+	for _, c := range lib.Cases {
+		have[strings.TrimSuffix(c.File, path.Ext(c.File))+rules.Ext] = true
+	}
+	entries, _ := fs.ReadDir(fsys, ".")
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), rules.Ext) && !have[e.Name()] {
+			problems = append(problems, caseload.Problem{File: prefix + e.Name(), Line: 1, Warning: true,
+				Message: "rule has no case beside it (want " + strings.TrimSuffix(e.Name(), rules.Ext) + ".md): it never runs"})
+		}
+	}
+	return problems
 }

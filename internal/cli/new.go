@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/cases"
 	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/rules"
 )
 
 // NewOptions are the inputs of `casebook new`.
@@ -26,6 +28,9 @@ type NewOptions struct {
 	Severity  string
 	Types     []string
 	File      string
+	// WithRule also scaffolds a detection rule beside the case and its
+	// broken and fixed fixture folders.
+	WithRule bool
 }
 
 // NewCmdNew builds `casebook new`.
@@ -57,6 +62,7 @@ name made from the English title. Then write it, run 'casebook lint' and
 	cmd.Flags().StringVar(&opts.Severity, "severity", "major", "critical (严重), major (中等) or minor (轻微)")
 	cmd.Flags().StringSliceVar(&opts.Types, "type", []string{"runtime-error"}, "fault types, comma-separated")
 	cmd.Flags().StringVar(&opts.File, "file", "", "file name (default: made from --title-en)")
+	cmd.Flags().BoolVar(&opts.WithRule, "with-rule", false, "also scaffold a detection rule (NAME.rego) and testdata/ID/{broken,fixed}/ (docs/rules.md)")
 	_ = cmd.RegisterFlagCompletionFunc("component", fixedCompletions(casebook.Components))
 	_ = cmd.RegisterFlagCompletionFunc("severity", fixedCompletions(casebook.Severities))
 	_ = cmd.RegisterFlagCompletionFunc("type", fixedCompletions(casebook.FaultTypes))
@@ -125,6 +131,9 @@ func newRun(opts *NewOptions) error {
 		return fmt.Errorf("read case template: %w", err)
 	}
 	id := lib.NextID(comp)
+	if team, ok := teamID(lib, comp); ok {
+		id = team
+	}
 	titleEN := opts.TitleEN
 	if titleEN == "" {
 		titleEN = strings.TrimSuffix(file, ".md")
@@ -149,7 +158,76 @@ func newRun(opts *NewOptions) error {
 		return fmt.Errorf("write %s: %w", target, err)
 	}
 	fmt.Fprintln(opts.IO.Out, target)
+	if opts.WithRule {
+		if err := scaffoldRule(opts, id, file); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(opts.IO.ErrOut, "created %s as %s; write it, then run 'casebook lint' and 'casebook index'\n", target, id)
+	return nil
+}
+
+// teamID returns the next free ID from 901 up when lib is a team's
+// library (it holds none of the embedded library's cases): --cases DIR
+// diagnoses with the built-in detectors too, and a team case numbered like
+// a built-in one would take its place in the report.
+func teamID(lib *caseload.Library, comp casebook.Component) (string, bool) {
+	builtin, err := caseload.Load(cases.FS(), "cases/")
+	if err != nil {
+		return "", false
+	}
+	for _, c := range lib.Cases {
+		if _, ok := builtin.Get(c.ID); ok {
+			return "", false
+		}
+	}
+	for n := 901; n <= 999; n++ {
+		id := fmt.Sprintf("%s-%03d", comp.Prefix(), n)
+		_, inTeam := lib.Get(id)
+		_, inBuiltin := builtin.Get(id)
+		if !inTeam && !inBuiltin {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// scaffoldRule writes the rule of a new case and its fixture folders, each
+// with an expect.txt; the rule fires on nothing yet, so casebook test fails
+// until the case's check and its broken fixture are written.
+func scaffoldRule(opts *NewOptions, id, caseFile string) error {
+	stem := strings.TrimSuffix(caseFile, ".md")
+	files := map[string]string{
+		stem + rules.Ext: rules.Template(id, caseFile),
+		filepath.Join(rules.Fixtures, id, "broken", "expect.txt"): "# Findings this fixture must produce, one per object: CASE CAUSE KIND NAMESPACE/NAME.\n# Put the cluster's YAML beside this file (kubectl get ... -o yaml, or casebook collect).\n" + id + " replace-me Pod NAMESPACE/NAME\n",
+		filepath.Join(rules.Fixtures, id, "fixed", "expect.txt"):  "# The same cluster after the case's solution: the rule must not fire.\n",
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		target := filepath.Join(opts.Dir, n)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		fh, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return usageErrorf("%s already exists", target)
+			}
+			return fmt.Errorf("create %s: %w", target, err)
+		}
+		_, err = fh.WriteString(files[n])
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", target, err)
+		}
+		fmt.Fprintln(opts.IO.Out, target)
+	}
 	return nil
 }
 

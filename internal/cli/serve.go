@@ -22,6 +22,8 @@ import (
 type ServeOptions struct {
 	IO      *IOStreams
 	Library func() (*caseload.Library, error)
+	// Rules, when set, adds the detection rules beside the library's cases.
+	Rules   func(lib *caseload.Library) []engine.Detector
 	CasesFS func() (fs.FS, string)
 	Addr    string
 	// Snapshot is the snapshot the diagnose page shows, if any.
@@ -44,7 +46,7 @@ type ServeOptions struct {
 
 // NewCmdServe builds `casebook serve`.
 func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
-	opts := &ServeOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS}
+	opts := &ServeOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Rules: f.RuleDetectors}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the casebook in a browser: browse, search, match and diagnose",
@@ -134,6 +136,9 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 // flags name, and says how long its diagnosis may be reused (0: for good).
 func serveDiagnoser(ctx context.Context, opts *ServeOptions, lib *caseload.Library) (*web.EngineDiagnoser, time.Duration, error) {
 	d := &web.EngineDiagnoser{Library: lib, Detectors: detectors.Set(lib.Cases), Timeout: opts.Timeout}
+	if opts.Rules != nil {
+		d.Detectors = append(d.Detectors, opts.Rules(lib)...)
+	}
 	if opts.Config != "" {
 		excl, err := engine.LoadExclusions(opts.Config)
 		if err != nil {

@@ -25,6 +25,14 @@ type Explainer interface {
 	Symptom(cause string) bool
 }
 
+// Bystander is a detector some of whose causes explain no other finding
+// however the objects relate: a policy breach (an image from the wrong
+// registry) on a pod breaks nothing a webhook timeout on that pod's
+// Service comes from. A team's rule declares them (docs/rules.md).
+type Bystander interface {
+	ExplainsNothing(cause string) bool
+}
+
 // link gives each finding an ID and links findings to the findings that
 // explain them. Only a symptom (Explainer) is explained; G explains F when
 // an object of G that F does not name is
@@ -92,6 +100,9 @@ func link(st *cluster.State, fs []casebook.Finding, detectors map[string]Detecto
 	}
 	explains := func(g, f int) bool {
 		if !symptom[f] {
+			return false
+		}
+		if b, ok := detectors[fs[g].CaseID].(Bystander); ok && b.ExplainsNothing(fs[g].Cause) {
 			return false
 		}
 		own := map[casebook.ObjectRef]bool{}
