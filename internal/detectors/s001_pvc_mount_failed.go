@@ -122,7 +122,7 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 			return finding("access-mode-unsupported", fmt.Sprintf("local-path volumes are node-local and cannot serve access mode %s", m))
 		}
 	}
-	if failed != nil {
+	if failed != nil && !localPathHelperExists(pods, c) {
 		// The provisioner tried and failed for a reason none of the above
 		// explains (volumeMode: Block on local-path, say): S-001's symptom
 		// all the same, reported with the provisioner's own words.
@@ -148,6 +148,19 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 	}
 	ev = append(ev, quote...)
 	return finding("provisioner-missing", "the local-path provisioner is not installed, so the claim's volume is never created")
+}
+
+// localPathHelperExists reports whether local-path's helper pod for the
+// claim's volume (helper-pod-create-pvc-<claim uid>) is there: its failure
+// is K-003's, and explains the claim's ProvisioningFailed.
+func localPathHelperExists(pods []*corev1.Pod, c *corev1.PersistentVolumeClaim) bool {
+	name := helperCreatePrefix + "pvc-" + string(c.UID)
+	for _, p := range pods {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // localPathProvisionerPresent reports whether the local-path provisioner is
