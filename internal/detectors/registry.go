@@ -29,6 +29,7 @@ func All() []engine.Detector {
 		ColdStartTimeout{},
 		MemoryOverflow{},
 		ImagePullFailed{},
+		RuntimeNotConfigured{},
 	}
 }
 
