@@ -19,6 +19,7 @@ func All() []engine.Detector {
 		StorageVolumeMountFailed{},
 		NetworkPolicyNotEffective{},
 		CertificateExpired{},
+		LoadBalancerPending{},
 		PodCrossNodeCommunicationFailed{},
 		ServiceUnreachable{},
 		IngressRoutingError{},
