@@ -23,6 +23,7 @@ func All() []engine.Detector {
 		PodCrossNodeCommunicationFailed{},
 		ServiceUnreachable{},
 		IngressRoutingError{},
+		DNSResolutionFailed{},
 		GatekeeperWebhookTimeout{},
 		OPAPolicyEvaluationFailed{},
 		GatekeeperPolicyUpdateDelayed{},
