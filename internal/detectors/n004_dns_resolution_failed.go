@@ -163,7 +163,8 @@ func corednsDown(coredns []*corev1.Pod, kubeDNS *corev1.Service, corefile *corev
 		return casebook.Finding{CaseID: "N-004", Cause: cause, Objects: objs, Message: msg, Evidence: append(ev, state...)}, true
 	}
 	if q, ok := forwardLoop(corefile, kubeDNS); ok {
-		objs = append(objs, ref(casebook.KindConfigMap, corefile))
+		// The ConfigMap is quoted, not named: collect hashes the Corefile,
+		// and a bundle must find the same objects as the cluster.
 		return finding("forward-loop", "CoreDNS forwards queries back to itself, so its loop plugin stops it and it crash-loops: no name resolves", q)
 	}
 	if loopLine != "" {

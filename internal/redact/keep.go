@@ -62,7 +62,6 @@ var Detectors = []Needs{
 	{Detector: "N-003", Annotations: []string{"ingressclass.kubernetes.io/is-default-class", "kubernetes.io/ingress.class"},
 		ArgAnnotations: []string{"k3s.io/node-args"}, Words: []string{"server", "agent"},
 		Flags: []Flag{{Name: "--disable", Value: `[a-z0-9-]+(,[a-z0-9-]+)*`}}},
-	{Detector: "N-004", ConfigMapKeys: []string{"Corefile"}},
 	{Detector: "S-001", Annotations: []string{"volume.kubernetes.io/selected-node", "storageclass.kubernetes.io/is-default-class",
 		"storageclass.beta.kubernetes.io/is-default-class", "pv.kubernetes.io/provisioned-by"},
 		ArgAnnotations: []string{"k3s.io/node-args"}, Flags: []Flag{{Name: "--disable", Value: `[a-z0-9-]+(,[a-z0-9-]+)*`}}},
