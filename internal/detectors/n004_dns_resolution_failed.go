@@ -60,7 +60,9 @@ var loopFatal = regexp.MustCompile(`plugin/loop: Loop \(\S+ -> \S+\) detected fo
 // Detect checks CoreDNS, its configuration and the policies in front of it.
 func (DNSResolutionFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook.Finding, error) {
 	r := newReader(ctx, st)
-	pods, err := r.podsAndSystem()
+	// CoreDNS is looked for in scope only: a diagnosis limited to another
+	// namespace reports nothing about kube-system.
+	pods, err := r.pods(casebook.AllNamespaces)
 	if err != nil {
 		return nil, err
 	}
@@ -249,14 +251,14 @@ func forwardLoop(cm *corev1.ConfigMap, kubeDNS *corev1.Service) (casebook.Eviden
 // policiesBlockingDNS finds kube-system NetworkPolicies that select CoreDNS
 // for ingress and, added together, let no port 53 in.
 func policiesBlockingDNS(r *reader, coredns []*corev1.Pod) []casebook.Finding {
-	pols, err := cluster.List[networkingv1.NetworkPolicy](r.st, casebook.KindNetworkPolicy, "kube-system")
+	pols, err := cluster.List[networkingv1.NetworkPolicy](r.st, casebook.KindNetworkPolicy, casebook.AllNamespaces)
 	if ok, _ := r.optional(err); !ok {
 		return nil
 	}
 	var governing []*networkingv1.NetworkPolicy
 	allowed := false
 	for _, p := range pols {
-		if !hasPolicyType(p, networkingv1.PolicyTypeIngress) || !selectsAny(p, coredns) {
+		if p.Namespace != "kube-system" || !hasPolicyType(p, networkingv1.PolicyTypeIngress) || !selectsAny(p, coredns) {
 			continue
 		}
 		governing = append(governing, p)
