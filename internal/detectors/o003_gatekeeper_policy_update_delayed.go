@@ -391,20 +391,12 @@ func lagsBeyondGrace(obj casebook.ObjectRef, generation int64, s gkStatus, pods 
 // or Gatekeeper pod condition. A snapshot is judged at the
 // time it was taken, not at the time it is read.
 func clusterNow(events *cluster.EventIndex, pods gkPods) time.Time {
-	var now time.Time
-	later := func(t time.Time) {
-		if t.After(now) {
-			now = t
-		}
-	}
-	if events != nil {
-		for _, e := range events.All() {
-			later(cluster.EventTime(e))
-		}
-	}
+	now := latestEvent(events)
 	for _, p := range pods {
 		for _, c := range p.Status.Conditions {
-			later(c.LastTransitionTime.Time)
+			if c.LastTransitionTime.After(now) {
+				now = c.LastTransitionTime.Time
+			}
 		}
 	}
 	return now
