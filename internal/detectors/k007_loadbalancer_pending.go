@@ -22,8 +22,8 @@ import (
 // Pending because another pod holds the host port (the one holding it is
 // quoted); the svclb pods do not run for another reason; no node is
 // eligible (an enablelb label on some node and none set to "true", or a
-// DaemonSet that wants no pod). A Service pending longer than a grace
-// period for none of these is reported as unrecognised.
+// DaemonSet that wants no pod). A Service pending for none of these is
+// reported as unrecognised, unless its events show it is being set up.
 type LoadBalancerPending struct{}
 
 var (
@@ -73,13 +73,12 @@ func (LoadBalancerPending) Detect(ctx context.Context, st *cluster.State) ([]cas
 	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
-	now := latestEvent(events)
 	var out []casebook.Finding
 	for _, svc := range svcs {
 		if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || len(svc.Status.LoadBalancer.Ingress) > 0 || len(svc.Spec.ExternalIPs) > 0 {
 			continue
 		}
-		if f, ok := pendingLoadBalancer(svc, pods, events, nodeIdx, dss, now); ok {
+		if f, ok := pendingLoadBalancer(svc, pods, events, nodeIdx, dss); ok {
 			out = append(out, f)
 		}
 	}
@@ -87,7 +86,7 @@ func (LoadBalancerPending) Detect(ctx context.Context, st *cluster.State) ([]cas
 }
 
 // pendingLoadBalancer explains why a LoadBalancer Service has no address.
-func pendingLoadBalancer(svc *corev1.Service, pods []*corev1.Pod, events *cluster.EventIndex, nodeIdx *cluster.NodeIndex, dss []*appsv1.DaemonSet, now time.Time) (casebook.Finding, bool) {
+func pendingLoadBalancer(svc *corev1.Service, pods []*corev1.Pod, events *cluster.EventIndex, nodeIdx *cluster.NodeIndex, dss []*appsv1.DaemonSet) (casebook.Finding, bool) {
 	svcName := objName(svc.Namespace, svc.Name)
 	symptom := casebook.Evidence{Object: ref(casebook.KindService, svc), Field: "status.loadBalancer.ingress",
 		Text: "empty: the LoadBalancer Service has no address (EXTERNAL-IP <pending>)"}
@@ -114,7 +113,7 @@ func pendingLoadBalancer(svc *corev1.Service, pods []*corev1.Pod, events *cluste
 		portsTaken := false
 		for _, p := range lb {
 			if podReady(p) {
-				return unrecognisedAfterGrace(svc, objs, symptom, now, quote(casebook.KindPod, objName(p.Namespace, p.Name), "condition Ready: True"))
+				return unrecognisedAfterGrace(svc, objs, symptom, events, quote(casebook.KindPod, objName(p.Namespace, p.Name), "condition Ready: True"))
 			}
 			if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 				ev = append(ev, quotePodCondition(p, c))
@@ -137,19 +136,19 @@ func pendingLoadBalancer(svc *corev1.Service, pods []*corev1.Pod, events *cluste
 	if q, ok := noEligibleNode(svc, nodeIdx, dss); ok {
 		return finding("no-eligible-node", "no node is eligible for the Service's svclb pods, so the LoadBalancer gets no address", q...)
 	}
-	return unrecognisedAfterGrace(svc, objs, symptom, now)
+	return unrecognisedAfterGrace(svc, objs, symptom, events)
 }
 
 // unrecognisedAfterGrace reports a Service pending for a cause K-007 does
-// not know, once it has waited longer than lbGrace (measured against the
-// latest event): a Service created a moment ago is still being set up.
-func unrecognisedAfterGrace(svc *corev1.Service, objs []casebook.ObjectRef, symptom casebook.Evidence, now time.Time, more ...casebook.Evidence) (casebook.Finding, bool) {
-	if now.IsZero() || now.Sub(svc.CreationTimestamp.Time) <= lbGrace {
-		// Without events the snapshot's time is unknown, and so is the
-		// Service's age: say nothing rather than guess.
-		return casebook.Finding{}, false
+// not know, unless its own events show it is being set up: their latest
+// is less than lbGrace after the Service was created. A Service without
+// events has waited long enough for them to expire.
+func unrecognisedAfterGrace(svc *corev1.Service, objs []casebook.ObjectRef, symptom casebook.Evidence, events *cluster.EventIndex, more ...casebook.Evidence) (casebook.Finding, bool) {
+	if events != nil {
+		if e := last(events.Of("Service", svc)); e != nil && cluster.EventTime(e).Sub(svc.CreationTimestamp.Time) <= lbGrace {
+			return casebook.Finding{}, false
+		}
 	}
-	more = append(more, quote(casebook.KindService, objName(svc.Namespace, svc.Name), "metadata.creationTimestamp: %s", svc.CreationTimestamp.UTC().Format(time.RFC3339)))
 	return unrecognised("K-007", objs, symptom, more...), true
 }
 

@@ -374,7 +374,7 @@ func lagsBeyondGrace(obj casebook.ObjectRef, generation int64, s gkStatus, pods 
 		return casebook.Finding{}, false
 	}
 	symptom := casebook.Evidence{Object: obj, Field: fmt.Sprintf("status.byPod[%s].observedGeneration", s.id),
-		Text: fmt.Sprintf("%d while metadata.generation is %d, for %s: the pod is Running, Ready=%s since %s", s.observedGeneration, generation, lag.Round(time.Second), c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339))}
+		Text: fmt.Sprintf("%d while metadata.generation is %d: the pod is Running, Ready=%s since %s, longer than %s", s.observedGeneration, generation, c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339), lagGrace)}
 	more := []casebook.Evidence{quotePodCondition(p, c)}
 	more = append(more, waitingReasons(p)...)
 	if events != nil {

@@ -151,12 +151,16 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 }
 
 // localPathHelperExists reports whether local-path's helper pod for the
-// claim's volume (helper-pod-create-pvc-<claim uid>) is there: its failure
-// is K-003's, and explains the claim's ProvisioningFailed.
+// claim's volume is there (named helper-pod-create-pvc-<claim uid>, its -p
+// argument ending in _<namespace>_<claim>): its failure is K-003's, and
+// explains the claim's ProvisioningFailed.
 func localPathHelperExists(pods []*corev1.Pod, c *corev1.PersistentVolumeClaim) bool {
 	name := helperCreatePrefix + "pvc-" + string(c.UID)
 	for _, p := range pods {
-		if p.Name == name {
+		if !strings.HasPrefix(p.Name, helperCreatePrefix) {
+			continue
+		}
+		if ns, claim := helperClaim(p); p.Name == name || ns == c.Namespace && claim == c.Name {
 			return true
 		}
 	}
