@@ -81,6 +81,7 @@ var messages = map[string][2]string{
 	"axis.status":        {"状态", "Status"},
 	"case.detected":      {"可自动检测", "Auto-detected"},
 	"badge.detected":     {"自动检测", "auto-detect"},
+	"case.reproduce":     {"可在实验集群上复现并验证解决方案：", "Reproduce it and check its fix on a lab cluster:"},
 	"case.detected.hint": {"casebook diagnose 能在集群或快照中自动发现此案例", "casebook diagnose finds this case in a cluster or snapshot by itself"},
 	"case.toc":           {"目录", "Contents"},
 	"case.related":       {"相关案例", "Related cases"},
