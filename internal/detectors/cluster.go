@@ -312,3 +312,32 @@ func (m zhByCause) of(cause string) string {
 	}
 	return m[""]
 }
+
+// causeUnrecognised is the cause of a finding whose case's symptom is
+// there but whose cause is none the detector knows: the case is reported
+// with the symptom's evidence verbatim, so a cause nobody enumerated is
+// not a silent miss.
+const causeUnrecognised = "unrecognised"
+
+// Prefixes of an unrecognised finding's message; the evidence follows.
+const (
+	unrecognisedEN = "cause not recognised — evidence: "
+	unrecognisedZH = "原因未识别——证据："
+)
+
+// unrecognised returns the finding of a case whose symptom shows in
+// symptom (quoted verbatim, first) and whose cause is not known.
+func unrecognised(caseID string, objs []casebook.ObjectRef, symptom casebook.Evidence, more ...casebook.Evidence) casebook.Finding {
+	return casebook.Finding{CaseID: caseID, Cause: causeUnrecognised, Objects: objs,
+		Message:  unrecognisedEN + symptom.Text,
+		Evidence: append([]casebook.Evidence{symptom}, more...)}
+}
+
+// message returns a finding's Chinese message: an unrecognised cause
+// quotes its evidence after the Chinese prefix, the others come by cause.
+func (m zhByCause) message(f *casebook.Finding) string {
+	if text, ok := strings.CutPrefix(f.Message, unrecognisedEN); ok && f.Cause == causeUnrecognised {
+		return unrecognisedZH + text
+	}
+	return m.of(f.Cause)
+}

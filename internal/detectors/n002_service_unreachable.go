@@ -17,8 +17,8 @@ import (
 
 // ServiceUnreachable finds N-002: Services that cannot deliver traffic
 // because their selector matches no pod, none of the selected pods is
-// ready, their targetPort is not a port the pods expose, or (K3s
-// ServiceLB) their LoadBalancer pods cannot start.
+// ready, or their targetPort is not a port the pods expose. A
+// LoadBalancer without an address is K-007's.
 type ServiceUnreachable struct{}
 
 var (
@@ -55,11 +55,6 @@ func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]case
 	}
 	pods, err := r.st.PodIndex()
 	if err != nil {
-		return nil, err
-	}
-	// svclb pods live in kube-system whatever namespace was asked for.
-	systemPods, err := r.pods("kube-system")
-	if _, err := r.optional(err); err != nil {
 		return nil, err
 	}
 	events, err := r.events()
@@ -119,12 +114,6 @@ func (ServiceUnreachable) Detect(ctx context.Context, st *cluster.State) ([]case
 
 		for _, sp := range svc.Spec.Ports {
 			if f, ok := checkTargetPort(svc, sp, selected, selectorQuote); ok {
-				out = append(out, f)
-			}
-		}
-
-		if svc.Spec.Type == corev1.ServiceTypeLoadBalancer && len(svc.Status.LoadBalancer.Ingress) == 0 {
-			if f, ok := checkServiceLB(svc, systemPods, events); ok {
 				out = append(out, f)
 			}
 		}
@@ -194,45 +183,6 @@ func checkTargetPort(svc *corev1.Service, sp corev1.ServicePort, selected []*cor
 			quote(casebook.KindService, objName(svc.Namespace, svc.Name), "spec.ports[%s]: port %d, targetPort %s, protocol %s", portName, sp.Port, target.String(), proto),
 			exposedQuote, selectorQuote,
 		},
-	}, true
-}
-
-// checkServiceLB finds a K3s LoadBalancer Service whose svclb pods cannot
-// run, typically because another pod already holds the host port.
-func checkServiceLB(svc *corev1.Service, systemPods []*corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
-	var lb []*corev1.Pod
-	for _, p := range systemPods {
-		if p.Labels[svclbServiceLabel] == svc.Name && p.Labels[svclbNamespaceLabel] == svc.Namespace && !podTerminal(p) {
-			lb = append(lb, p)
-		}
-	}
-	if len(lb) == 0 {
-		return casebook.Finding{}, false
-	}
-	var ev []casebook.Evidence
-	for _, p := range lb {
-		if podRunning(p) {
-			return casebook.Finding{}, false
-		}
-		if c := podCondition(p, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
-			ev = append(ev, quotePodCondition(p, c))
-		} else {
-			ev = append(ev, quote(casebook.KindPod, objName(p.Namespace, p.Name), "status.phase: %s", p.Status.Phase))
-		}
-		ev = append(ev, waitingReasons(p)...)
-		if e := last(events.Of("Pod", p, "FailedScheduling")); e != nil {
-			ev = append(ev, quoteEventsOf(p, []*corev1.Event{e})...)
-		}
-	}
-	ev = append([]casebook.Evidence{quote(casebook.KindService, objName(svc.Namespace, svc.Name), "type LoadBalancer status.loadBalancer: {}")}, ev...)
-	objs := []casebook.ObjectRef{ref(casebook.KindService, svc)}
-	for _, p := range lb {
-		objs = append(objs, ref(casebook.KindPod, p))
-	}
-	return casebook.Finding{
-		CaseID: "N-002", Cause: "servicelb-pending", Objects: objs,
-		Message:  "the LoadBalancer has no external IP: none of its K3s ServiceLB (svclb) pods is running",
-		Evidence: ev,
 	}, true
 }
 
@@ -322,10 +272,6 @@ var n002Steps = stepsByCause{
 		{Step: 6, Kind: casebook.KindService, Cmd: `kubectl get service -n %ns% %name% -o jsonpath='{.spec.ports}{"\n"}'`},
 		{Step: 3, Kind: casebook.KindService, Cmd: `kubectl get endpointslices -n %ns% -l kubernetes.io/service-name=%name% -o yaml`},
 	},
-	"servicelb-pending": {
-		{Step: 8, Kind: casebook.KindService, Cmd: `kubectl -n kube-system get pods -l svccontroller.k3s.cattle.io/svcname=%name% -o wide`},
-		{Step: 8, Kind: casebook.KindPod, Cmd: `kubectl -n kube-system describe pod %name%`},
-	},
 	"": {
 		{Step: 2, Kind: casebook.KindService, Cmd: `kubectl describe service -n %ns% %name%`},
 	},
@@ -342,7 +288,6 @@ var n002ZH = zhByCause{
 	"no-ready-endpoints":         `Service 选中的 Pod 没有一个就绪，因此没有就绪端点`,
 	"target-port-not-exposed":    `Service 的 targetPort 不是其 Pod 暴露的端口`,
 	"target-port-name-not-found": `Service 的命名 targetPort 与其 Pod 的任何容器端口名都不匹配`,
-	"servicelb-pending":          `LoadBalancer 没有外部 IP：K3s ServiceLB（svclb）Pod 没有一个在运行`,
 }
 
 // MessageZH returns the finding's message in Chinese.
@@ -353,7 +298,7 @@ func (ServiceUnreachable) MessageZH(f *casebook.Finding) string { return n002ZH.
 // a root cause.
 func (ServiceUnreachable) Symptom(cause string) bool {
 	switch strings.SplitN(cause, "+", 2)[0] {
-	case "no-ready-endpoints", "servicelb-pending":
+	case "no-ready-endpoints":
 		return true
 	}
 	return false

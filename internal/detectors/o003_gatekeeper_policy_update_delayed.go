@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,7 +39,7 @@ func (GatekeeperPolicyUpdateDelayed) CaseID() string { return "O-003" }
 
 // Kinds lists the kinds the detector reads.
 func (GatekeeperPolicyUpdateDelayed) Kinds() []casebook.Kind {
-	return []casebook.Kind{kindConstraintTemplate, kindConstraints, casebook.KindPod}
+	return []casebook.Kind{kindConstraintTemplate, kindConstraints, casebook.KindPod, casebook.KindEvent}
 }
 
 // Gatekeeper's kinds: templates, and the constraint kinds they create.
@@ -162,6 +163,11 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 	if err != nil {
 		return nil, err
 	}
+	events, err := r.events()
+	if err != nil {
+		return nil, err
+	}
+	now := clusterNow(events, pods)
 
 	var out []casebook.Finding
 	var tpls []*unstructured.Unstructured
@@ -204,7 +210,7 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 		case !created && len(statusDown) > 0:
 			stale = append(stale, t)
 		}
-		out = append(out, behind(tRef, t.GetGeneration(), status, pods)...)
+		out = append(out, behind(tRef, t.GetGeneration(), status, pods, events, now)...)
 
 		kind, _, _ := unstructured.NestedString(t.Object, "spec", "crd", "spec", "names", "kind")
 		if kind == "" {
@@ -239,7 +245,7 @@ func (GatekeeperPolicyUpdateDelayed) Detect(ctx context.Context, st *cluster.Sta
 					Message:  "Gatekeeper pods report errors for the constraint and do not enforce it",
 					Evidence: errs})
 			}
-			out = append(out, behind(cRef, c.GetGeneration(), cs, pods)...)
+			out = append(out, behind(cRef, c.GetGeneration(), cs, pods, events, now)...)
 		}
 	}
 
@@ -296,9 +302,10 @@ func quoteByPodErrors(obj casebook.ObjectRef, status []gkStatus, enforced bool) 
 // they keep falling behind: a request they answer is judged by the old
 // policy. A pod that never restarted and is a moment behind is catching up
 // and left out; a pod that is not Ready answers nothing (O-001).
-func behind(obj casebook.ObjectRef, generation int64, status []gkStatus, pods gkPods) []casebook.Finding {
+func behind(obj casebook.ObjectRef, generation int64, status []gkStatus, pods gkPods, events *cluster.EventIndex, now time.Time) []casebook.Finding {
 	var ev []casebook.Evidence
 	var objs []casebook.ObjectRef
+	var lagging []casebook.Finding // behind for a reason not known
 	seen := map[string]bool{}
 	for _, s := range status {
 		seen[s.id] = true
@@ -307,6 +314,9 @@ func behind(obj casebook.ObjectRef, generation int64, status []gkStatus, pods gk
 		}
 		q := pods.restarting(s.id)
 		if len(q) == 0 {
+			if f, ok := lagsBeyondGrace(obj, generation, s, pods, events, now); ok {
+				lagging = append(lagging, f)
+			}
 			continue
 		}
 		ev = append(ev, casebook.Evidence{Object: obj, Field: fmt.Sprintf("metadata.generation %d, status.byPod[%s].observedGeneration", generation, s.id), Text: fmt.Sprint(s.observedGeneration)})
@@ -329,11 +339,67 @@ func behind(obj casebook.ObjectRef, generation int64, status []gkStatus, pods gk
 		}
 	}
 	if len(ev) == 0 {
-		return nil
+		return lagging
 	}
-	return []casebook.Finding{{CaseID: "O-003", Cause: "pods-behind", Objects: append([]casebook.ObjectRef{obj}, objs...),
+	return append([]casebook.Finding{{CaseID: "O-003", Cause: "pods-behind", Objects: append([]casebook.ObjectRef{obj}, objs...),
 		Message:  "Gatekeeper webhook pods that keep restarting still hold an older version of the policy: requests they answer are judged by the old rules",
-		Evidence: ev}}
+		Evidence: ev}}, lagging...)
+}
+
+// lagGrace is how long a Gatekeeper pod may hold an older generation of a
+// template or constraint before it is O-003's symptom: pods pick a change
+// up within seconds, and the audit pod (default --audit-interval 60s)
+// writes their status at least once a minute, so five minutes is five
+// audit intervals.
+const lagGrace = 5 * time.Minute
+
+// lagsBeyondGrace reports a pod that holds an older generation of obj and
+// has been Running but not Ready for longer than lagGrace, measured against the latest time the cluster shows.
+// None of the known causes explains it (it did not restart, the status pod
+// may be running), so the case is reported as unrecognised with the lag
+// quoted. A pod a moment behind, or whose state has no time, says nothing.
+func lagsBeyondGrace(obj casebook.ObjectRef, generation int64, s gkStatus, pods gkPods, events *cluster.EventIndex, now time.Time) (casebook.Finding, bool) {
+	p := pods[s.id]
+	if p == nil || now.IsZero() || p.Status.Phase != corev1.PodRunning {
+		return casebook.Finding{}, false
+	}
+	c := podCondition(p, corev1.PodReady)
+	if c == nil || c.Status == corev1.ConditionTrue || c.LastTransitionTime.IsZero() {
+		// A Ready pod's state says nothing of when the change came: it
+		// may be a moment behind and catching up.
+		return casebook.Finding{}, false
+	}
+	lag := now.Sub(c.LastTransitionTime.Time)
+	if lag <= lagGrace {
+		return casebook.Finding{}, false
+	}
+	symptom := casebook.Evidence{Object: obj, Field: fmt.Sprintf("status.byPod[%s].observedGeneration", s.id),
+		Text: fmt.Sprintf("%d while metadata.generation is %d: the pod is Running, Ready=%s since %s, longer than %s", s.observedGeneration, generation, c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339), lagGrace)}
+	more := []casebook.Evidence{quotePodCondition(p, c)}
+	more = append(more, waitingReasons(p)...)
+	if events != nil {
+		for _, e := range lastByMessage(events.Of("Pod", p)) {
+			if e.Type == corev1.EventTypeWarning {
+				more = append(more, quoteEvent(e))
+			}
+		}
+	}
+	return unrecognised("O-003", []casebook.ObjectRef{obj, ref(casebook.KindPod, p)}, symptom, more...), true
+}
+
+// clusterNow is the latest time the cluster state shows: the newest event
+// or Gatekeeper pod condition. A snapshot is judged at the
+// time it was taken, not at the time it is read.
+func clusterNow(events *cluster.EventIndex, pods gkPods) time.Time {
+	now := latestEvent(events)
+	for _, p := range pods {
+		for _, c := range p.Status.Conditions {
+			if c.LastTransitionTime.After(now) {
+				now = c.LastTransitionTime.Time
+			}
+		}
+	}
+	return now
 }
 
 // gatekeeperPods returns Gatekeeper's pods (label gatekeeper.sh/system=yes),
@@ -424,4 +490,4 @@ var o003ZH = zhByCause{
 }
 
 // MessageZH returns the finding's message in Chinese.
-func (GatekeeperPolicyUpdateDelayed) MessageZH(f *casebook.Finding) string { return o003ZH.of(f.Cause) }
+func (GatekeeperPolicyUpdateDelayed) MessageZH(f *casebook.Finding) string { return o003ZH.message(f) }

@@ -19,9 +19,11 @@ func All() []engine.Detector {
 		StorageVolumeMountFailed{},
 		NetworkPolicyNotEffective{},
 		CertificateExpired{},
+		LoadBalancerPending{},
 		PodCrossNodeCommunicationFailed{},
 		ServiceUnreachable{},
 		IngressRoutingError{},
+		DNSResolutionFailed{},
 		GatekeeperWebhookTimeout{},
 		OPAPolicyEvaluationFailed{},
 		GatekeeperPolicyUpdateDelayed{},
@@ -29,6 +31,7 @@ func All() []engine.Detector {
 		ColdStartTimeout{},
 		MemoryOverflow{},
 		ImagePullFailed{},
+		RuntimeNotConfigured{},
 	}
 }
 

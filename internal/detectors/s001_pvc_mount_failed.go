@@ -77,11 +77,14 @@ func (PVCMountFailed) Detect(ctx context.Context, st *cluster.State) ([]casebook
 func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pods []*corev1.Pod, events *cluster.EventIndex) (casebook.Finding, bool) {
 	claimRef := ref(casebook.KindPersistentVolumeClaim, c)
 	ev := []casebook.Evidence{quotePVC(c)}
-	provisioningFailed := false
+	var failed *corev1.Event // the latest ProvisioningFailed: the symptom
 	for _, e := range lastByReason(events.Of("PersistentVolumeClaim", c, "ProvisioningFailed", "ExternalProvisioning")) {
 		ev = append(ev, quoteEvent(e))
-		provisioningFailed = provisioningFailed || e.Reason == "ProvisioningFailed"
+		if e.Reason == "ProvisioningFailed" {
+			failed = e
+		}
 	}
+	provisioningFailed := failed != nil
 	users := consumers(pods, c)
 	finding := func(cause, msg string) (casebook.Finding, bool) {
 		objs := []casebook.ObjectRef{claimRef}
@@ -119,6 +122,21 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 			return finding("access-mode-unsupported", fmt.Sprintf("local-path volumes are node-local and cannot serve access mode %s", m))
 		}
 	}
+	if failed != nil && !localPathHelperExists(pods, c) {
+		// The provisioner tried and failed for a reason none of the above
+		// explains (volumeMode: Block on local-path, say): S-001's symptom
+		// all the same, reported with the provisioner's own words.
+		more := []casebook.Evidence{quotePVC(c)}
+		if c.Spec.VolumeMode != nil {
+			more = append(more, quote(casebook.KindPersistentVolumeClaim, objName(c.Namespace, c.Name), "spec.volumeMode: %s", *c.Spec.VolumeMode))
+		}
+		more = append(more, quote(casebook.KindStorageClass, sc.Name, "provisioner: %s", sc.Provisioner))
+		f := unrecognised("S-001", []casebook.ObjectRef{claimRef}, quoteEvent(failed), more...)
+		for _, p := range users {
+			f.Objects = append(f.Objects, ref(casebook.KindPod, p))
+		}
+		return f, true
+	}
 	waiting := len(users) > 0 || c.Annotations[selectedNode] != ""
 	if !waiting {
 		// WaitForFirstConsumer: Pending until a pod uses the claim, as it should be.
@@ -130,6 +148,23 @@ func (r *reader) pendingClaim(sto *storage, c *corev1.PersistentVolumeClaim, pod
 	}
 	ev = append(ev, quote...)
 	return finding("provisioner-missing", "the local-path provisioner is not installed, so the claim's volume is never created")
+}
+
+// localPathHelperExists reports whether local-path's helper pod for the
+// claim's volume is there (named helper-pod-create-pvc-<claim uid>, its -p
+// argument ending in _<namespace>_<claim>): its failure is K-003's, and
+// explains the claim's ProvisioningFailed.
+func localPathHelperExists(pods []*corev1.Pod, c *corev1.PersistentVolumeClaim) bool {
+	name := helperCreatePrefix + "pvc-" + string(c.UID)
+	for _, p := range pods {
+		if !strings.HasPrefix(p.Name, helperCreatePrefix) {
+			continue
+		}
+		if ns, claim := helperClaim(p); p.Name == name || ns == c.Namespace && claim == c.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // localPathProvisionerPresent reports whether the local-path provisioner is
@@ -323,4 +358,4 @@ var s001ZH = zhByCause{
 }
 
 // MessageZH returns the finding's message in Chinese.
-func (PVCMountFailed) MessageZH(f *casebook.Finding) string { return s001ZH.of(f.Cause) }
+func (PVCMountFailed) MessageZH(f *casebook.Finding) string { return s001ZH.message(f) }
