@@ -50,6 +50,10 @@ type State struct {
 	services lazy[*ServiceIndex]
 	storage  lazy[*StorageIndex]
 	nodes    lazy[*NodeIndex]
+
+	logOpts LogOptions
+	logs    lazy[*Logs]
+	metrics lazy[*Metrics]
 }
 
 type listKey struct {

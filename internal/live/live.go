@@ -382,7 +382,10 @@ func (r readOnly) check(req *http.Request) error {
 			return fmt.Errorf("casebook is read-only: refusing %s %s outside the API path %s", req.Method, p, r.prefix)
 		}
 	}
-	return CheckRequest(req)
+	if err := CheckRequest(req); err != nil {
+		return err
+	}
+	return checkSubresource(req, strings.TrimPrefix(req.URL.Path, r.prefix))
 }
 
 // errWholeSecret marks a Secret list that asks for more than metadata.
