@@ -59,6 +59,8 @@ type Options struct {
 	Case func(id string) (*casebook.Case, bool)
 	// Exclusions drop accepted findings; nil keeps everything.
 	Exclusions *Exclusions
+	// Logs bound the container log tails the run reads (Off turns them off).
+	Logs cluster.LogOptions
 	// DetectorDone, when set, is called as each detector finishes (for a
 	// progress display); it must be safe for concurrent use.
 	DetectorDone func(caseID string)
@@ -72,6 +74,8 @@ type Result struct {
 	Excluded int
 	// Detectors lists the case IDs of the detectors that ran.
 	Detectors []string
+	// Sources says per case which evidence its detectors could read.
+	Sources []casebook.CaseSources
 }
 
 // Run runs every detector over src and returns the grouped findings and the
@@ -84,6 +88,7 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 		opts.Timeout = 60 * time.Second
 	}
 	st := cluster.Load(ctx, src, Kinds(detectors), opts.Concurrency)
+	st.SetLogOptions(opts.Logs)
 	type outcome struct {
 		findings []casebook.Finding
 		warnings []casebook.Warning
@@ -114,8 +119,12 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	}
 	res := &Result{}
 	var all []casebook.Finding
+	ran := map[string]bool{}
 	for i, o := range outcomes {
-		res.Detectors = append(res.Detectors, detectors[i].CaseID())
+		if id := detectors[i].CaseID(); !ran[id] {
+			ran[id] = true
+			res.Detectors = append(res.Detectors, id)
+		}
 		all = append(all, o.findings...)
 		res.Warnings = append(res.Warnings, o.warnings...)
 	}
@@ -125,7 +134,11 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	res.Findings = group(all)
 	byCase := map[string]Detector{}
 	for _, d := range detectors {
-		byCase[d.CaseID()] = d
+		// A case may have more than one detector (its own and a pass over
+		// logs): the first, its own, gives the next steps and messages.
+		if _, ok := byCase[d.CaseID()]; !ok {
+			byCase[d.CaseID()] = d
+		}
 	}
 	for i := range res.Findings {
 		f := &res.Findings[i]
@@ -152,6 +165,7 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].SortKey() < res.Findings[j].SortKey() })
 	res.Findings = link(st, res.Findings, byCase)
+	res.Sources, res.Warnings = sources(st, detectors, res.Warnings)
 	res.Warnings = dedupeWarnings(res.Warnings)
 	return res, nil
 }
