@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -125,6 +126,13 @@ func (s *State) snapshotLogs() *Logs {
 	if err != nil || len(objs) == 0 {
 		return &Logs{Why: "the snapshot holds no container logs (collect them with casebook collect)"}
 	}
+	// The tails of the pods a live run would read, no others: a
+	// snapshot's pods say which those are, as the cluster's do.
+	pods, _ := s.Pods()
+	want := map[LogRequest]bool{}
+	for _, t := range LogTargets(pods) {
+		want[t] = true
+	}
 	out := &Logs{Available: true}
 	for _, o := range objs {
 		u, ok := o.(*unstructured.Unstructured)
@@ -134,6 +142,9 @@ func (s *State) snapshotLogs() *Logs {
 		l, err := LogFromObject(u)
 		if err != nil {
 			out.Err = errors.Join(out.Err, err)
+			continue
+		}
+		if !want[LogRequest{Namespace: l.Namespace, Pod: l.Pod, Container: l.Container, Previous: l.Previous}] {
 			continue
 		}
 		out.Tails = append(out.Tails, l)
@@ -147,14 +158,17 @@ func (s *State) snapshotLogs() *Logs {
 // LogTargets returns the containers whose logs a run reads: of every pod
 // that is not Ready, has a container that restarted or is waiting, or
 // terminated with an error, each container's current log, and its
-// previous one when it ran before.
+// previous one when it ran before; and of the components whose own logs
+// are a case's evidence even while they run (Gatekeeper's controller and
+// audit pods for O-002, the local-path provisioner and its helper pods for
+// K-003), the current log.
 func LogTargets(pods []*corev1.Pod) []LogRequest {
 	var out []LogRequest
 	for _, p := range pods {
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded {
+		if p.DeletionTimestamp != nil || (p.Status.Phase == corev1.PodSucceeded && !logComponent(p)) {
 			continue
 		}
-		troubled := p.Status.Phase == corev1.PodFailed || !podReady(p)
+		troubled := p.Status.Phase == corev1.PodFailed || !podReady(p) || logComponent(p)
 		var statuses []corev1.ContainerStatus
 		statuses = append(statuses, p.Status.InitContainerStatuses...)
 		statuses = append(statuses, p.Status.ContainerStatuses...)
@@ -176,6 +190,15 @@ func LogTargets(pods []*corev1.Pod) []LogRequest {
 		}
 	}
 	return out
+}
+
+// logComponent reports whether a pod is one whose log is evidence while
+// it runs: Gatekeeper's (label gatekeeper.sh/system=yes), the local-path
+// provisioner (app=local-path-provisioner) and its helper pods
+// (helper-pod-create-pvc-…, helper-pod-delete-pvc-…).
+func logComponent(p *corev1.Pod) bool {
+	return p.Labels["gatekeeper.sh/system"] == "yes" || p.Labels["app"] == "local-path-provisioner" ||
+		strings.HasPrefix(p.Name, "helper-pod-create-pvc-") || strings.HasPrefix(p.Name, "helper-pod-delete-pvc-")
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -33,10 +33,10 @@ func All() []engine.Detector {
 }
 
 // Set returns the detectors a diagnosis runs over a library: every
-// dedicated detector, then the signal matches of the cases without one.
-// The CLI, serve, the agent and the benchmarks all run this set.
+// dedicated detector, then the signal matches of the cases without one,
+// then the matches over container logs. The CLI, serve, the agent and the benchmarks all run this set.
 func Set(cases []*casebook.Case) []engine.Detector {
-	return append(All(), SignalMatch(cases)...)
+	return append(append(All(), SignalMatch(cases)...), LogMatch(cases)...)
 }
 
 // IDs returns the case IDs that have a detector.

@@ -120,7 +120,14 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	res := &Result{}
 	var all []casebook.Finding
 	ran := map[string]bool{}
+	// The detector that found a case's cause gives its next steps.
+	byCause := map[[2]string]Detector{}
 	for i, o := range outcomes {
+		for _, f := range o.findings {
+			if _, ok := byCause[[2]string{f.CaseID, f.Cause}]; !ok {
+				byCause[[2]string{f.CaseID, f.Cause}] = detectors[i]
+			}
+		}
 		if id := detectors[i].CaseID(); !ran[id] {
 			ran[id] = true
 			res.Detectors = append(res.Detectors, id)
@@ -135,7 +142,7 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	byCase := map[string]Detector{}
 	for _, d := range detectors {
 		// A case may have more than one detector (its own and a pass over
-		// logs): the first, its own, gives the next steps and messages.
+		// logs): the first, its own, speaks for the case.
 		if _, ok := byCase[d.CaseID()]; !ok {
 			byCase[d.CaseID()] = d
 		}
@@ -150,13 +157,17 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 			}
 		}
 		ts := defaultNext(f)
-		if s, ok := byCase[f.CaseID].(Stepper); ok {
+		own := byCase[f.CaseID]
+		if d, ok := byCause[[2]string{f.CaseID, f.Cause}]; ok {
+			own = d
+		}
+		if s, ok := own.(Stepper); ok {
 			if own := s.NextSteps(f); len(own) > 0 {
 				ts = own
 			}
 		}
 		f.Next = fillNext(st, c, f, ts)
-		if t, ok := byCase[f.CaseID].(Translator); ok && f.MessageZH == "" {
+		if t, ok := own.(Translator); ok && f.MessageZH == "" {
 			f.MessageZH = t.MessageZH(f)
 		}
 		if f.MessageZH == "" {
