@@ -53,8 +53,12 @@ func goldenFindings(t *testing.T, file string, fs []casebook.Finding) {
 // (SignalMatch), which find several cases.
 const signalFixtures = "SIGNALS"
 
-// logFixtures is the testdata directory of the log detectors (LogMatch).
-const logFixtures = "LOGS"
+// logFixtures and metricFixtures are the testdata directories of the log
+// detectors (LogMatch) and the metric detectors (MetricDetectors).
+const (
+	logFixtures    = "LOGS"
+	metricFixtures = "METRICS"
+)
 
 // fixture is one snapshot under testdata/<ID>/<variant>/.
 type fixture struct {
@@ -186,7 +190,8 @@ func TestEveryDetectorOverEveryFixture(t *testing.T) {
 				for _, w := range want {
 					own = own || strings.HasPrefix(w, fx.caseID+" ") ||
 						fx.caseID == signalFixtures && strings.Fields(w)[1] == "signal" ||
-						fx.caseID == logFixtures && strings.Fields(w)[1] == "log"
+						fx.caseID == logFixtures && strings.Fields(w)[1] == "log" ||
+						fx.caseID == metricFixtures
 				}
 				if !own {
 					t.Fatalf("broken fixture of %s expects no %s finding", fx.caseID, fx.caseID)
@@ -242,7 +247,7 @@ func TestEveryDetectorHasFixturesAndACase(t *testing.T) {
 		}
 	}
 	for id := range have {
-		if !seen[id] && id != signalFixtures && id != logFixtures {
+		if !seen[id] && id != signalFixtures && id != logFixtures && id != metricFixtures {
 			t.Errorf("testdata/%s has no detector", id)
 		}
 	}

@@ -34,9 +34,11 @@ func All() []engine.Detector {
 
 // Set returns the detectors a diagnosis runs over a library: every
 // dedicated detector, then the signal matches of the cases without one,
-// then the matches over container logs. The CLI, serve, the agent and the benchmarks all run this set.
+// then the matches over container logs and the detectors of the API
+// server's metrics. The CLI, serve, the agent and the benchmarks all run this set.
 func Set(cases []*casebook.Case) []engine.Detector {
-	return append(append(All(), SignalMatch(cases)...), LogMatch(cases)...)
+	out := append(append(All(), SignalMatch(cases)...), LogMatch(cases)...)
+	return append(out, MetricDetectors()...)
 }
 
 // IDs returns the case IDs that have a detector.
@@ -51,3 +53,10 @@ func IDs() []string {
 // Kinds returns every kind the detectors read: what a run preloads, what
 // collect writes and what the agent's ClusterRole must allow.
 func Kinds() []casebook.Kind { return engine.Kinds(All()) }
+
+// MetricDetectors are the detectors that read the API server's own
+// metrics (cluster.State.Metrics): a second detector of their case, next
+// to its signal match.
+func MetricDetectors() []engine.Detector {
+	return []engine.Detector{ControlPlaneHighLoad{}}
+}
