@@ -53,7 +53,7 @@ type AgentOptions struct {
 
 // NewCmdAgent builds `casebook agent`.
 func NewCmdAgent(f *Factory, runF func(context.Context, *AgentOptions) error) *cobra.Command {
-	opts := &AgentOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Detectors: detectors.All, Signals: detectors.SignalMatch}
+	opts := &AgentOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Detectors: detectors.All, Signals: detectors.Extra}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Keep watching a cluster: re-diagnose it on an interval, serve the UI and Prometheus metrics",

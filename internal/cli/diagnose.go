@@ -14,6 +14,7 @@ import (
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/caseload"
 	"github.com/casebook-dev/casebook/internal/detectors"
+	"github.com/casebook-dev/casebook/internal/cluster"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/live"
 	"github.com/casebook-dev/casebook/internal/progress"
@@ -45,6 +46,8 @@ type DiagnoseOptions struct {
 	Timeout time.Duration
 	// Limits bound reading the snapshot.
 	Limits snapshot.Limits
+	// Logs reads the log tails of troubled pods (--logs).
+	Logs bool
 }
 
 // ClusterOptions are the kubectl-style flags that pick a cluster and a
@@ -146,7 +149,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 
 // NewCmdDiagnose builds `casebook diagnose`.
 func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
-	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch, Progress: f.progress}
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.Extra, Progress: f.progress}
 	cmd := &cobra.Command{
 		Use:   "diagnose [--snapshot PATH | cluster flags]",
 		Short: "Find known cases in a live cluster or an offline snapshot",
@@ -180,6 +183,7 @@ or above --fail-on.`,
 	cmd.Flags().StringVar(&opts.Lang, "lang", "", "language of the findings: zh or en (default from LC_ALL, LC_MESSAGES or LANG; zh when they say neither)")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "minor", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (by case, namespace, object name pattern)")
+	cmd.Flags().BoolVar(&opts.Logs, "logs", true, "read the log tails (300 lines, 64 KiB each, 4 MiB a run) of pods that crash, restart or are not Ready, and match them against the cases")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
 	addSnapshotLimitFlags(cmd, &opts.Limits)
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions([]string{"table", "json", "yaml", "markdown"}))
@@ -260,7 +264,8 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		prog = opts.Progress("diagnose", 0, len(ds))
 	}
 	d, err := engine.Diagnose(ctx, progress.Source(src, prog), ds, engine.Diagnosis{Source: source, SourceWarnings: warnings},
-		engine.Options{Timeout: opts.Timeout, Case: lib.Get, Exclusions: excl, DetectorDone: progress.DetectorDone(prog)})
+		engine.Options{Timeout: opts.Timeout, Case: lib.Get, Exclusions: excl, DetectorDone: progress.DetectorDone(prog),
+			Logs: cluster.LogOptions{Off: !opts.Logs}})
 	progress.Done(prog)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -114,7 +114,7 @@ func (s *State) Logs() *Logs {
 		if o.Off {
 			return &Logs{Why: "turned off (--logs=false)"}
 		}
-		if r, ok := s.src.(LogReader); ok {
+		if r, ok := as[LogReader](s.src); ok {
 			return s.readLogs(r, o)
 		}
 		return s.snapshotLogs()
@@ -324,4 +324,21 @@ func LogFromObject(u *unstructured.Unstructured) (ContainerLog, error) {
 	l.Previous, _ = u.Object["previous"].(bool)
 	l.Text, _ = u.Object["text"].(string)
 	return l, nil
+}
+
+// as finds an optional interface on a source or the sources it wraps
+// (Unwrap() casebook.Source, as the progress display's wrapper has).
+func as[T any](src casebook.Source) (T, bool) {
+	for src != nil {
+		if t, ok := src.(T); ok {
+			return t, true
+		}
+		u, ok := src.(interface{ Unwrap() casebook.Source })
+		if !ok {
+			break
+		}
+		src = u.Unwrap()
+	}
+	var zero T
+	return zero, false
 }

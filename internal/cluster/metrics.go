@@ -41,7 +41,7 @@ type Metrics struct {
 // ServerMetrics object.
 func (s *State) Metrics() *Metrics {
 	return s.metrics.get(func() *Metrics {
-		if r, ok := s.src.(MetricsReader); ok {
+		if r, ok := as[MetricsReader](s.src); ok {
 			text, ready, err := r.ServerMetrics(s.ctx)
 			m := ParseMetrics(text, ready)
 			if err != nil {

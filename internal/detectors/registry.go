@@ -37,7 +37,14 @@ func All() []engine.Detector {
 // then the matches over container logs and the detectors of the API
 // server's metrics. The CLI, serve, the agent and the benchmarks all run this set.
 func Set(cases []*casebook.Case) []engine.Detector {
-	out := append(append(All(), SignalMatch(cases)...), LogMatch(cases)...)
+	return append(All(), Extra(cases)...)
+}
+
+// Extra returns the detectors of a diagnosis besides the dedicated ones:
+// the signal matches, the matches over container logs and the detectors
+// of the API server's metrics.
+func Extra(cases []*casebook.Case) []engine.Detector {
+	out := append(SignalMatch(cases), LogMatch(cases)...)
 	return append(out, MetricDetectors()...)
 }
 

@@ -100,10 +100,8 @@ func kindsSource(st *cluster.State, name string, kinds []casebook.Kind) casebook
 	}
 	es := casebook.EvidenceSource{Source: name, Available: len(missing) == 0 || read > 0}
 	switch {
-	case len(missing) == 0 && name == casebook.SourceEvents:
-		es.Why = "events read"
 	case len(missing) == 0:
-		es.Why = fmt.Sprintf("every kind read (%d)", len(kinds))
+		es.Why = "read"
 	default:
 		es.Why = "not read: " + strings.Join(missing, ", ")
 	}
