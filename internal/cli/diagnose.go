@@ -13,8 +13,8 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/caseload"
-	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/cluster"
+	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/live"
 	"github.com/casebook-dev/casebook/internal/progress"

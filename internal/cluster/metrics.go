@@ -110,3 +110,39 @@ func Label(m *dto.Metric, name string) string {
 	}
 	return ""
 }
+
+// MetricFamiliesRead are the metric families detectors read; a snapshot
+// keeps these and no others (the full text runs to megabytes on a large
+// cluster, and holds nothing else casebook uses).
+var MetricFamiliesRead = []string{
+	"apiserver_current_inflight_requests",
+	"apiserver_request_duration_seconds",
+	"etcd_request_duration_seconds",
+	"apiserver_storage_objects",
+	"apiserver_resource_objects",
+}
+
+// FilterMetrics keeps the lines of a metrics text that belong to
+// MetricFamiliesRead (their samples and their # HELP and # TYPE lines).
+func FilterMetrics(text string) string {
+	var b strings.Builder
+	for ln := range strings.SplitSeq(text, "\n") {
+		name := ln
+		if rest, ok := strings.CutPrefix(ln, "# HELP "); ok {
+			name = rest
+		} else if rest, ok := strings.CutPrefix(ln, "# TYPE "); ok {
+			name = rest
+		}
+		if i := strings.IndexAny(name, "{ "); i >= 0 {
+			name = name[:i]
+		}
+		for _, f := range MetricFamiliesRead {
+			if name == f || name == f+"_bucket" || name == f+"_sum" || name == f+"_count" {
+				b.WriteString(ln)
+				b.WriteByte('\n')
+				break
+			}
+		}
+	}
+	return b.String()
+}
