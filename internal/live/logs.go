@@ -2,12 +2,14 @@ package live
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/casebook-dev/casebook/internal/cluster"
@@ -35,11 +37,10 @@ func (s *Source) ContainerLog(ctx context.Context, req cluster.LogRequest) (stri
 	if req.LimitBytes > 0 {
 		opts.LimitBytes = &req.LimitBytes
 	}
-	client := s.clients[corev1.SchemeGroupVersion]
-	data, err := client.Get().Namespace(req.Namespace).Resource("pods").Name(req.Pod).SubResource("log").
+	data, err := s.raw.Get().Namespace(req.Namespace).Resource("pods").Name(req.Pod).SubResource("log").
 		VersionedParams(opts, scheme.ParameterCodec).DoRaw(ctx)
 	if err != nil {
-		return "", classify(err)
+		return "", classify(statusError(err, data))
 	}
 	if req.LimitBytes > 0 && int64(len(data)) > req.LimitBytes {
 		data = data[:req.LimitBytes]
@@ -52,13 +53,14 @@ func (s *Source) ContainerLog(ctx context.Context, req cluster.LogRequest) (stri
 // error says which failed. /readyz answers 500 with its verbose text when
 // a check fails: that text is the evidence, not an error.
 func (s *Source) ServerMetrics(ctx context.Context) (metrics, readyz string, err error) {
-	client := s.clients[corev1.SchemeGroupVersion]
 	get := func(path string, params map[string]string) (string, error) {
-		r := client.Get().AbsPath(path)
+		r := s.raw.Get().AbsPath(path)
 		for k, v := range params {
 			r = r.Param(k, v)
 		}
+		// DoRaw keeps the body of a failed /readyz, its evidence.
 		data, err := r.DoRaw(ctx)
+		err = statusError(err, data)
 		var st apierrors.APIStatus
 		failedCheck := errors.As(err, &st) && st.Status().Code == http.StatusInternalServerError && len(data) > 0
 		if err != nil && !(path == "/readyz" && failedCheck) {
@@ -109,4 +111,17 @@ func checkSubresource(req *http.Request, apiPath string) error {
 		return fmt.Errorf("casebook is read-only: refusing GET %s (of the subresources only pods/log is read)", req.URL.Path)
 	}
 	return nil
+}
+
+// statusError reads the Status object an API server answers an error with
+// (DoRaw leaves it undecoded), so that a 403 says what is forbidden.
+func statusError(err error, body []byte) error {
+	if err == nil {
+		return nil
+	}
+	var st metav1.Status
+	if json.Unmarshal(body, &st) == nil && st.Kind == "Status" && st.Status == metav1.StatusFailure {
+		return &apierrors.StatusError{ErrStatus: st}
+	}
+	return err
 }
