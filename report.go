@@ -37,6 +37,8 @@ const (
 	SourceEvents  = "events"
 	SourceLogs    = "logs"
 	SourceMetrics = "metrics"
+	// SourcePrometheus is a Prometheus server (diagnose --prometheus).
+	SourcePrometheus = "prometheus"
 )
 
 // CaseSources is what the detectors of one case could read.
@@ -47,7 +49,7 @@ type CaseSources struct {
 
 // EvidenceSource is one kind of evidence and whether it was there.
 type EvidenceSource struct {
-	// Source is objects, events, logs or metrics.
+	// Source is objects, events, logs, metrics or prometheus.
 	Source    string `json:"source" yaml:"source"`
 	Available bool   `json:"available" yaml:"available"`
 	// Why says what was read or why it was not ("GET /metrics: forbidden").

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -48,6 +49,8 @@ type DiagnoseOptions struct {
 	Limits snapshot.Limits
 	// Logs reads the log tails of troubled pods (--logs).
 	Logs bool
+	// Prometheus is the URL of a Prometheus server to query (--prometheus).
+	Prometheus string
 }
 
 // ClusterOptions are the kubectl-style flags that pick a cluster and a
@@ -184,6 +187,7 @@ or above --fail-on.`,
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "minor", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (by case, namespace, object name pattern)")
 	cmd.Flags().BoolVar(&opts.Logs, "logs", true, "read the log tails (300 lines, 64 KiB each, 4 MiB a run) of pods that crash, restart or are not Ready, and match them against the cases")
+	cmd.Flags().StringVar(&opts.Prometheus, "prometheus", "", "also read Gatekeeper's validation latency (O-004) and node disk latency (S-002) from the Prometheus server at `URL` (PromQL over its HTTP API, GET only)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
 	addSnapshotLimitFlags(cmd, &opts.Limits)
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions([]string{"table", "json", "yaml", "markdown"}))
@@ -255,6 +259,13 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		src, source = s, desc
 	}
 
+	var prom *cluster.Prometheus
+	if opts.Prometheus != "" {
+		if u, err := url.Parse(opts.Prometheus); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErrorf("--prometheus %s: want an http:// or https:// URL", opts.Prometheus)
+		}
+		prom = &cluster.Prometheus{URL: opts.Prometheus}
+	}
 	ds := opts.Detectors()
 	if opts.Signals != nil {
 		ds = append(ds, opts.Signals(lib.Cases)...)
@@ -265,7 +276,7 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	}
 	d, err := engine.Diagnose(ctx, progress.Source(src, prog), ds, engine.Diagnosis{Source: source, SourceWarnings: warnings},
 		engine.Options{Timeout: opts.Timeout, Case: lib.Get, Exclusions: excl, DetectorDone: progress.DetectorDone(prog),
-			Logs: cluster.LogOptions{Off: !opts.Logs}})
+			Logs: cluster.LogOptions{Off: !opts.Logs}, Prometheus: prom})
 	progress.Done(prog)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -54,6 +54,7 @@ type State struct {
 	logOpts LogOptions
 	logs    lazy[*Logs]
 	metrics lazy[*Metrics]
+	prom    *Prometheus
 }
 
 type listKey struct {

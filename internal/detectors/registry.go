@@ -61,9 +61,9 @@ func IDs() []string {
 // collect writes and what the agent's ClusterRole must allow.
 func Kinds() []casebook.Kind { return engine.Kinds(All()) }
 
-// MetricDetectors are the detectors that read the API server's own
-// metrics (cluster.State.Metrics): a second detector of their case, next
-// to its signal match.
+// MetricDetectors are the detectors that read metrics: the API server's
+// own (cluster.State.Metrics) and a Prometheus server's (diagnose
+// --prometheus): a second detector of their case, next to its signal match.
 func MetricDetectors() []engine.Detector {
-	return []engine.Detector{ControlPlaneHighLoad{}}
+	return []engine.Detector{ControlPlaneHighLoad{}, GatekeeperLatency{}, StoragePerformance{}}
 }

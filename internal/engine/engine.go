@@ -61,6 +61,8 @@ type Options struct {
 	Exclusions *Exclusions
 	// Logs bound the container log tails the run reads (Off turns them off).
 	Logs cluster.LogOptions
+	// Prometheus, when set, is a Prometheus server detectors may query.
+	Prometheus *cluster.Prometheus
 	// DetectorDone, when set, is called as each detector finishes (for a
 	// progress display); it must be safe for concurrent use.
 	DetectorDone func(caseID string)
@@ -89,6 +91,7 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	}
 	st := cluster.Load(ctx, src, Kinds(detectors), opts.Concurrency)
 	st.SetLogOptions(opts.Logs)
+	st.SetPrometheus(opts.Prometheus)
 	type outcome struct {
 		findings []casebook.Finding
 		warnings []casebook.Warning

@@ -79,6 +79,10 @@ func sources(st *cluster.State, detectors []Detector, warnings []casebook.Warnin
 			}
 			cs.Sources = append(cs.Sources, casebook.EvidenceSource{Source: casebook.SourceMetrics, Available: metrics.Available, Why: metrics.Why})
 		}
+		if u.extras[casebook.SourcePrometheus] {
+			ok, why := st.PrometheusSource()
+			cs.Sources = append(cs.Sources, casebook.EvidenceSource{Source: casebook.SourcePrometheus, Available: ok, Why: why})
+		}
 		out = append(out, cs)
 	}
 	return out, warnings

@@ -21,7 +21,7 @@ func writeSources(b *strings.Builder, p painter, d *casebook.Report) {
 	}
 	var order []key
 	cases := map[key][]string{}
-	for _, order0 := range []string{casebook.SourceObjects, casebook.SourceEvents, casebook.SourceLogs, casebook.SourceMetrics} {
+	for _, order0 := range []string{casebook.SourceObjects, casebook.SourceEvents, casebook.SourceLogs, casebook.SourceMetrics, casebook.SourcePrometheus} {
 		for _, cs := range d.Sources {
 			for _, s := range cs.Sources {
 				if s.Source != order0 {
@@ -46,7 +46,7 @@ func writeSources(b *strings.Builder, p painter, d *casebook.Report) {
 		if len(ids) == len(d.Sources) && len(ids) > 1 {
 			who = fmt.Sprintf("all %d cases", len(ids))
 		}
-		fmt.Fprintf(b, "  %s %-7s %s — %s\n", mark, k.source, k.why, who)
+		fmt.Fprintf(b, "  %s %-10s %s — %s\n", mark, k.source, k.why, who)
 	}
 	b.WriteString("\n")
 }
