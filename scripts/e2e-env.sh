@@ -24,18 +24,7 @@ WORK="${CASEBOOK_E2E_WORK:-$ROOT/e2e/.work}"
 
 log() { echo "e2e-env: $*" >&2; }
 
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  log "no free port found"
-  return 1
-}
+. "$ROOT/scripts/env-lib.sh"
 
 ensure_tools() {
   local missing=()
@@ -165,21 +154,6 @@ export CASEBOOK_E2E_WORK=$WORK
 EOF
   log "kube-apiserver $K8S_VERSION ready at $url (etcd 127.0.0.1:$etcd_port); kubeconfig $WORK/kubeconfig"
   cat "$WORK/env"
-}
-
-stop_pid() {
-  local f="$1" pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
 }
 
 down() {

@@ -78,10 +78,10 @@ input (no such path, no policies found); 3 a finding at or above --fail-on
 			return checkRegoRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table, json, sarif (code scanning) or junit (CI)")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "major", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.RegoVersion, "rego-version", "", "the Rego version standalone .rego files are written for: v0 or v1 (default: either; a v0-only file is a minor finding)")
-	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions([]string{"table", "json"}))
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions(inspectOutputs))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletions([]string{"critical", "major", "minor", "none"}))
 	_ = cmd.RegisterFlagCompletionFunc("rego-version", fixedCompletions([]string{"v0", "v1"}))
 	return cmd
@@ -91,7 +91,7 @@ func checkRegoRun(ctx context.Context, opts *CheckRegoOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := outputFlag(opts.Output, "table", "json"); err != nil {
+	if err := outputFlag(opts.Output, inspectOutputs...); err != nil {
 		return err
 	}
 	rank, err := failRank(opts.FailOn)
@@ -120,6 +120,6 @@ func checkRegoRun(ctx context.Context, opts *CheckRegoOptions) error {
 		return err
 	}
 	in := report.NewRegoCheck(rep, caseTitles(lib, rep.Findings))
-	return writeInspection(opts.IO, opts.Output, in, func(w io.Writer, color bool) error { return report.RegoTable(w, in, color) },
+	return writeInspection(opts.IO, "casebook check rego", opts.Output, in, func(w io.Writer, color bool) error { return report.RegoTable(w, in, color) },
 		rep.Findings, rank)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/casebook-dev/casebook/internal/progress"
 	"github.com/casebook-dev/casebook/internal/report"
 	"github.com/casebook-dev/casebook/internal/snapshot"
+	"github.com/casebook-dev/casebook/internal/web"
 )
 
 // DiagnoseOptions are the inputs of `casebook diagnose`.
@@ -37,8 +38,9 @@ type DiagnoseOptions struct {
 
 	Snapshot string
 	Output   string
-	// Lang is the language of the findings in table and Markdown output:
-	// zh or en; empty follows LC_ALL, LC_MESSAGES, LANG.
+	// Lang is the language of the findings in table, Markdown, SARIF,
+	// JUnit and HTML output: zh or en; empty follows LC_ALL, LC_MESSAGES,
+	// LANG.
 	Lang string
 	// Getenv reads the locale; nil is os.Getenv.
 	Getenv  func(string) string
@@ -51,6 +53,8 @@ type DiagnoseOptions struct {
 	Logs bool
 	// Prometheus is the URL of a Prometheus server to query (--prometheus).
 	Prometheus string
+	// Version is casebook's version, which SARIF, JUnit and HTML name.
+	Version string
 }
 
 // ClusterOptions are the kubectl-style flags that pick a cluster and a
@@ -152,7 +156,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 
 // NewCmdDiagnose builds `casebook diagnose`.
 func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
-	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.Extra, Progress: f.progress}
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.Extra, Progress: f.progress, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "diagnose [--snapshot PATH | cluster flags]",
 		Short: "Find known cases in a live cluster or an offline snapshot",
@@ -171,7 +175,10 @@ or above --fail-on.`,
 		Example: `  casebook diagnose --snapshot examples/edge-cluster
   casebook diagnose --context edge-1 -A
   casebook diagnose -n shop -o json
-  casebook diagnose --snapshot bundle.tar.gz --fail-on critical --config .casebook.yaml`,
+  casebook diagnose --snapshot bundle.tar.gz --fail-on critical --config .casebook.yaml
+  casebook diagnose --snapshot bundle.tar.gz -o sarif > casebook.sarif
+  casebook diagnose -A -o junit > casebook-junit.xml
+  casebook diagnose --context edge-1 -A -o html --lang en > report.html`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -182,7 +189,7 @@ or above --fail-on.`,
 	}
 	opts.Cluster = newClusterOptions(cmd)
 	cmd.Flags().StringVar(&opts.Snapshot, "snapshot", "", "diagnose the snapshot at `PATH` (directory, .tar.gz or file) instead of a live cluster")
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table, json, yaml or markdown")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table, json, yaml, markdown, sarif (code scanning), junit (CI) or html (one self-contained page for a ticket)")
 	cmd.Flags().StringVar(&opts.Lang, "lang", "", "language of the findings: zh or en (default from LC_ALL, LC_MESSAGES or LANG; zh when they say neither)")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "minor", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (by case, namespace, object name pattern)")
@@ -190,10 +197,13 @@ or above --fail-on.`,
 	cmd.Flags().StringVar(&opts.Prometheus, "prometheus", "", "also read Gatekeeper's validation latency (O-004) and node disk latency (S-002) from the Prometheus server at `URL` (PromQL over its HTTP API, GET only)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
 	addSnapshotLimitFlags(cmd, &opts.Limits)
-	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions([]string{"table", "json", "yaml", "markdown"}))
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions(diagnoseOutputs))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletions([]string{"critical", "major", "minor", "none"}))
 	return cmd
 }
+
+// diagnoseOutputs are the formats of `diagnose -o`.
+var diagnoseOutputs = []string{"table", "json", "yaml", "markdown", "sarif", "junit", "html"}
 
 // failRank is the lowest severity rank that fails the run; 0 never fails.
 func failRank(s string) (int, error) {
@@ -211,7 +221,7 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := outputFlag(opts.Output, "table", "json", "yaml", "markdown"); err != nil {
+	if err := outputFlag(opts.Output, diagnoseOutputs...); err != nil {
 		return err
 	}
 	lang, err := findingsLang(opts.Lang, opts.Getenv)
@@ -285,7 +295,17 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		return err
 	}
 
+	meta := report.Meta{Lang: lang, Version: opts.Version, Case: lib.Get}
 	switch opts.Output {
+	case "sarif":
+		err = report.SARIF(opts.IO.Out, d, meta)
+	case "junit":
+		err = report.JUnit(opts.IO.Out, d, meta)
+	case "html":
+		var css []byte
+		if css, err = web.Stylesheet(); err == nil {
+			err = report.HTML(opts.IO.Out, d, meta, css)
+		}
 	case "json":
 		err = report.JSON(opts.IO.Out, d)
 	case "yaml":

@@ -95,12 +95,12 @@ input (no such file, not a Wasm module, truncated, larger than 256 MiB);
 			return inspectWasmRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "table, json, sarif (code scanning) or junit (CI)")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "major", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.MemoryLimit, "memory-limit", "", "the container's memory limit (`QUANTITY`, e.g. 128Mi), to check the module's memory maximum against")
 	cmd.Flags().StringVar(&opts.Arch, "arch", "", "the nodes' CPU architecture (amd64, arm64, riscv64, arm), to check AOT code against")
 	cmd.Flags().BoolVar(&opts.Network, "network", false, "the module is meant to open network connections (check it can on WasmEdge)")
-	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions([]string{"table", "json"}))
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions(inspectOutputs))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletions([]string{"critical", "major", "minor", "none"}))
 	_ = cmd.RegisterFlagCompletionFunc("arch", fixedCompletions([]string{"amd64", "arm64", "riscv64", "arm"}))
 	return cmd
@@ -110,7 +110,7 @@ func inspectWasmRun(ctx context.Context, opts *InspectWasmOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := outputFlag(opts.Output, "table", "json"); err != nil {
+	if err := outputFlag(opts.Output, inspectOutputs...); err != nil {
 		return err
 	}
 	rank, err := failRank(opts.FailOn)
@@ -143,7 +143,7 @@ func inspectWasmRun(ctx context.Context, opts *InspectWasmOptions) error {
 		return err
 	}
 	in := report.NewWasmInspection(rep, caseTitles(lib, rep.Findings))
-	return writeInspection(opts.IO, opts.Output, in, func(w io.Writer, color bool) error { return report.WasmTable(w, in, color) },
+	return writeInspection(opts.IO, "casebook inspect wasm", opts.Output, in, func(w io.Writer, color bool) error { return report.WasmTable(w, in, color) },
 		rep.Findings, rank)
 }
 
@@ -162,11 +162,28 @@ func caseTitles(lib *caseload.Library, fs []casebook.Finding) map[string]caseboo
 // as severe as rank.
 // writeInspection writes an inspection as JSON or as its table, then turns
 // its findings into the exit code.
-func writeInspection(streams *IOStreams, output string, v any, table func(io.Writer, bool) error, fs []casebook.Finding, rank int) error {
+func writeInspection(streams *IOStreams, command, output string, v any, table func(io.Writer, bool) error, fs []casebook.Finding, rank int) error {
 	var err error
-	if output == "json" {
+	switch output {
+	case "json":
 		err = report.JSON(streams.Out, v)
-	} else {
+	case "sarif", "junit":
+		r, ok := v.(interface {
+			Report() *casebook.Report
+			Locate(casebook.ObjectRef) (string, int)
+			Subjects() []casebook.ObjectRef
+		})
+		if !ok {
+			return usageErrorf("-o %s is not available here", output)
+		}
+		// The findings of inspect and check are told in English.
+		m := report.Meta{Lang: report.EN, Command: command, Locate: r.Locate, Subjects: r.Subjects()}
+		if output == "sarif" {
+			err = report.SARIF(streams.Out, r.Report(), m)
+		} else {
+			err = report.JUnit(streams.Out, r.Report(), m)
+		}
+	default:
 		err = table(streams.Out, streams.Color)
 	}
 	if err != nil {
@@ -174,6 +191,9 @@ func writeInspection(streams *IOStreams, output string, v any, table func(io.Wri
 	}
 	return findingsExit(fs, rank)
 }
+
+// inspectOutputs are the formats of `inspect wasm -o` and `check rego -o`.
+var inspectOutputs = []string{"table", "json", "sarif", "junit"}
 
 func findingsExit(fs []casebook.Finding, rank int) error {
 	for _, f := range fs {

@@ -122,6 +122,7 @@ cluster or an offline snapshot.`,
 		NewCmdIndex(f, nil),
 		NewCmdServe(f, nil),
 		NewCmdAgent(f, nil),
+		NewCmdReproduce(f, nil),
 		NewCmdVersion(f),
 	)
 	addCompletions(root)

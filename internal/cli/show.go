@@ -11,6 +11,7 @@ import (
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/caseload"
 	"github.com/casebook-dev/casebook/internal/report"
+	"github.com/casebook-dev/casebook/internal/reproduce"
 )
 
 // ShowOptions are the inputs of `casebook show`.
@@ -95,6 +96,9 @@ func renderCaseText(io *IOStreams, c *casebook.Case) string {
 		status += "  🔍 自动检测 (casebook diagnose)"
 	}
 	meta.AddRow("状态 status", status)
+	if cmd := reproduce.Command(c.ID); cmd != "" {
+		meta.AddRow("复现 reproduce", cmd+"  (实验集群 lab cluster only)")
+	}
 	if len(c.Environment) > 0 {
 		keys := make([]string, 0, len(c.Environment))
 		for k := range c.Environment {

@@ -144,7 +144,7 @@ func WasmTable(w io.Writer, in *WasmInspection, color bool) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	return FindingsTable(w, inspection("module "+r.File, r.Findings, nil, in.Cases), color)
+	return FindingsTable(w, in.Report(), color)
 }
 
 // RegoTable renders a Rego check for a terminal: what was checked and how
@@ -175,8 +175,66 @@ func RegoTable(w io.Writer, in *RegoCheck, color bool) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
+	return FindingsTable(w, in.Report(), color)
+}
+
+// Report is the check as a diagnosis, for the formats of diagnose (SARIF,
+// JUnit): the findings, located at the templates they are about.
+func (in *RegoCheck) Report() *casebook.Report {
+	r := in.RegoReport
 	source := fmt.Sprintf("%d Rego file(s) and %d ConstraintTemplate(s)", len(r.Files), len(r.Templates))
-	return FindingsTable(w, inspection(source, r.Findings, r.Warnings, in.Cases), color)
+	return inspection(source, r.Findings, r.Warnings, in.Cases)
+}
+
+// Locate places a finding's object in the files checked: a template at
+// the file and line of its ConstraintTemplate, a Rego file at itself.
+func (in *RegoCheck) Locate(o casebook.ObjectRef) (string, int) {
+	switch o.Kind {
+	case "RegoFile":
+		return o.Name, 1
+	case "ConstraintTemplate":
+		for _, t := range in.Templates {
+			if t.Name == o.Name || (t.Name == "" && fmt.Sprintf("%s:%d", t.File, t.Line) == o.Name) {
+				return t.File, t.Line
+			}
+		}
+	}
+	return "", 0
+}
+
+// Subjects are what was checked: each Rego file and ConstraintTemplate,
+// named as the findings name them.
+func (in *RegoCheck) Subjects() []casebook.ObjectRef {
+	var out []casebook.ObjectRef
+	for _, f := range in.Files {
+		out = append(out, casebook.ObjectRef{Kind: "RegoFile", Name: f.File})
+	}
+	for _, t := range in.Templates {
+		name := t.Name
+		if name == "" {
+			name = fmt.Sprintf("%s:%d", t.File, t.Line)
+		}
+		out = append(out, casebook.ObjectRef{Kind: "ConstraintTemplate", Name: name})
+	}
+	return out
+}
+
+// Subjects is the module inspected.
+func (in *WasmInspection) Subjects() []casebook.ObjectRef {
+	return []casebook.ObjectRef{{Kind: "WasmModule", Name: in.File}}
+}
+
+// Locate places a finding's object: the module is its file.
+func (in *WasmInspection) Locate(o casebook.ObjectRef) (string, int) {
+	if o.Kind == "WasmModule" {
+		return o.Name, 1
+	}
+	return "", 0
+}
+
+// Report is the inspection as a diagnosis, for SARIF and JUnit.
+func (in *WasmInspection) Report() *casebook.Report {
+	return inspection("module "+in.File, in.Findings, nil, in.Cases)
 }
 
 func versionLabel(v, source string) string {

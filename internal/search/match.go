@@ -32,7 +32,9 @@ type Matcher struct {
 	zhWords *multiMatcher
 	// head indexes each case's titles and summary; model turns the
 	// evidence into a probability (see rerank.go).
-	head    headIndex
+	head headIndex
+	// enBags hold each case's English terms while the indexes are built.
+	enBags  []map[string]float64
 	model   rerankModel
 	modelOK bool
 }
@@ -118,8 +120,13 @@ func newMatcher(cases []*casebook.Case, tune tuning) *Matcher {
 			}
 		}
 	}
-	m.index()
-	m.head = buildHeadIndex(cases, stemmer{}, m.bg, m.head.words)
+	// One stemmer for every index: stemming is the costly part of
+	// tokenising, and the indexes read the same words.
+	st := stemmer{}
+	m.index(st)
+	m.head = buildHeadIndex(cases, st, m.bg, m.head.words)
+	m.head.en = newEnglishIndex(m.enBags)
+	m.enBags = nil
 	m.model, m.modelOK = parseRerank(rerankData)
 	if m.modelOK {
 		m.tune.minConfidence = m.model.Threshold
@@ -205,8 +212,7 @@ func (m *Matcher) pickFragments() {
 // and scaled by the term's specificity outside the casebook. A term used
 // everywhere but mostly in one case ("日志" in the logging case) still
 // speaks for that case; one used evenly speaks for none.
-func (m *Matcher) index() {
-	st := stemmer{}
+func (m *Matcher) index(st stemmer) {
 	n := len(m.cases)
 	bags := make([]map[string]float64, n)
 	df := map[string]int{}
@@ -214,28 +220,47 @@ func (m *Matcher) index() {
 	libTF := map[string]float64{}
 	docLen := make([]float64, n)
 	var libLen float64
+	// The English of each case, weighed by field for its own index (see
+	// english.go), is gathered in the same pass.
+	m.enBags = make([]map[string]float64, n)
 	for i, c := range m.cases {
-		bag := map[string]float64{}
-		add := func(text string, w float64) {
-			terms(text, st, func(t token) { bag[t.term] += w })
-		}
-		add(c.Title, titleWeight)
-		add(c.TitleEN, titleWeight)
-		add(c.SummaryEN, summaryWeight)
-		for _, s := range m.signals {
-			if s.caseIdx == i {
-				add(s.text, signalWeight)
-			}
-		}
-		addBody := func(text string, w float64) {
-			// Markdown syntax is punctuation, which tokenising skips.
+		bag, en := map[string]float64{}, map[string]float64{}
+		add := func(text string, w, enW float64) {
 			terms(text, st, func(t token) {
 				bag[t.term] += w
-				if t.cjk {
-					cjkCount[t.term]++
+				if !t.cjk {
+					en[t.term] += enW
 				}
 			})
 		}
+		add(c.Title, titleWeight, enTitleWeight)
+		add(c.TitleEN, titleWeight, enTitleWeight)
+		add(c.SummaryEN, summaryWeight, enSummaryWeight)
+		for _, s := range m.signals {
+			if s.caseIdx == i {
+				add(s.text, signalWeight, enSignalWeight)
+			}
+		}
+		addBody := func(text string, w float64) {
+			// Markdown syntax is punctuation, which tokenising skips. The
+			// code (commands, output, field names) counts for more in the
+			// English index than the English words of the prose.
+			code, prose := splitCode(text)
+			for _, part := range [2]struct {
+				text string
+				enW  float64
+			}{{code, enCodeWeight}, {prose, enProseWeight}} {
+				terms(part.text, st, func(t token) {
+					bag[t.term] += w
+					if t.cjk {
+						cjkCount[t.term]++
+					} else {
+						en[t.term] += part.enW
+					}
+				})
+			}
+		}
+		m.enBags[i] = en
 		if len(c.Sections) == 0 {
 			addBody(c.Body, 1)
 		}
@@ -369,7 +394,7 @@ type MatchOptions struct {
 
 // AlsoShare is the share of the threshold the cases after the best one must
 // reach to be reported.
-const AlsoShare = 0.5
+const AlsoShare = 0.1
 
 // DefaultMinConfidence is the threshold Match uses when MatchOptions has none.
 func (m *Matcher) DefaultMinConfidence() float64 { return m.tune.minConfidence }

@@ -44,6 +44,13 @@ const (
 	fInputSize
 	fCoverage
 	fUnknown
+	// fEnglish, fEnglishShare and fEnglishMargin are the case's BM25 score
+	// over its English parts (see english.go), that score as a share of the
+	// most the input's words could score, and its lead over the best other
+	// case.
+	fEnglish
+	fEnglishShare
+	fEnglishMargin
 	// fUnanchored is the first of one feature per component (in the order of
 	// casebook.Components): 1 when the case is of that component and the
 	// input does not name it. How much naming matters differs by
@@ -58,6 +65,7 @@ const (
 var featureNames = [numFeatures]string{
 	"bias", "signal", "signal_partial", "lift", "share", "margin", "top_lift",
 	"head_share", "head_hits", "head_margin", "anchor", "anchored_signal", "anchored_share", "anchored_head", "other_anchor", "input_size", "coverage", "unknown",
+	"english", "english_share", "english_margin",
 	"unanchored_wasmedge", "unanchored_k3s", "unanchored_opa-gatekeeper", "unanchored_network", "unanchored_storage",
 }
 
@@ -145,6 +153,8 @@ type headIndex struct {
 	// share and few other cases use ("wasm" for the WasmEdge cases,
 	// "gatekeeper" for the OPA ones); none when the component has none.
 	anchors [][]string
+	// en indexes the English parts of each case.
+	en englishIndex
 }
 
 func buildHeadIndex(cases []*casebook.Case, st stemmer, bg *background, words []map[string]bool) headIndex {
@@ -236,15 +246,7 @@ const anchorSpecificity = 0.6
 func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, input map[string]bool) [][numFeatures]float64 {
 	n := len(m.cases)
 	out := make([][numFeatures]float64, n)
-	best, second := 0.0, 0.0
-	for _, l := range liftSum {
-		switch {
-		case l > best:
-			best, second = l, best
-		case l > second:
-			second = l
-		}
-	}
+	liftRival := rivals(liftSum)
 	// The input's terms in order: sums over them must not depend on the
 	// order of a map, or the same text would score differently run to run.
 	keys := make([]string, 0, len(input))
@@ -259,20 +261,14 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 		headTotal += m.head.idf[t]
 	}
 	heads := make([]float64, n)
-	headBest, headSecond := 0.0, 0.0
 	for c := range m.cases {
 		for _, t := range keys {
 			if m.head.cases[c][t] {
 				heads[c] += m.head.idf[t]
 			}
 		}
-		switch {
-		case heads[c] > headBest:
-			headBest, headSecond = heads[c], headBest
-		case heads[c] > headSecond:
-			headSecond = heads[c]
-		}
 	}
+	headRival := rivals(heads)
 	// Coverage: how much of the input's words, weighted by how specific
 	// they are outside the casebook, a case uses at all.
 	// Unknown: the share of those words no case uses at all, the mark of
@@ -287,6 +283,9 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 			}
 		}
 	}
+	en := make([]float64, n)
+	enMost := m.head.en.score(keys, m.bg, en)
+	enRival := rivals(en)
 	anchored := make([]bool, n)
 	anyAnchor := false
 	for c := range m.cases {
@@ -315,20 +314,12 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 		if info > 0 {
 			x[fShare] = min(1, lift/info)
 		}
-		other := best
-		if liftSum[c] >= best {
-			other = second
-		}
-		x[fMargin] = max(-1, min(1, (lift-other)/5))
-		if lift > 0 && liftSum[c] >= best {
+		x[fMargin] = max(-1, min(1, (lift-liftRival[c])/5))
+		if lift > 0 && liftSum[c] >= liftRival[c] {
 			x[fTopLift] = 1
 		}
 		hs := heads[c]
-		otherHead := headBest
-		if hs >= headBest {
-			otherHead = headSecond
-		}
-		x[fHeadMargin] = max(-1, min(1, (hs-otherHead)/5))
+		x[fHeadMargin] = max(-1, min(1, (hs-headRival[c])/5))
 		if headTotal > 0 {
 			x[fHeadShare] = hs / headTotal
 		}
@@ -360,8 +351,35 @@ func (m *Matcher) features(hits [][]signalHit, liftSum []float64, info float64, 
 			x[fCoverage] = cov / wordTotal
 			x[fUnknown] = unknown / wordTotal
 		}
+		x[fEnglish] = min(en[c]/10, 2)
+		if enMost > 0 {
+			x[fEnglishShare] = en[c] / enMost
+		}
+		x[fEnglishMargin] = max(-1, min(1, (en[c]-enRival[c])/5))
 		if k := slices.Index(casebook.Components, m.cases[c].Component); k >= 0 && !anchored[c] {
 			x[fUnanchored+k] = 1
+		}
+	}
+	return out
+}
+
+// rivals returns, for each value, the best of the others (and at least 0):
+// what a case's score must beat to lead.
+func rivals(vals []float64) []float64 {
+	best, second := 0.0, 0.0
+	for _, v := range vals {
+		switch {
+		case v > best:
+			best, second = v, best
+		case v > second:
+			second = v
+		}
+	}
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		out[i] = best
+		if v >= best {
+			out[i] = second
 		}
 	}
 	return out

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,48 +20,18 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/casebook-dev/casebook/cases"
+	"github.com/casebook-dev/casebook/internal/browsertest"
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/search"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
 
 // chromium finds the browser: $CASEBOOK_CHROMIUM, else Debian's chromium.
-func chromium() string {
-	if p := os.Getenv("CASEBOOK_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+func chromium() string { return browsertest.Find() }
 
 // artifactDir is testdata/artifacts/web at the repository root, where the
 // screenshots go (it is gitignored).
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	out := filepath.Join(dir, "testdata", "artifacts", "web")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+func artifactDir(t *testing.T) string { return browsertest.ArtifactDir(t, "web") }
 
 // viewport is a screen the pages are checked and photographed on.
 type viewport struct {

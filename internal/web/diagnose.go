@@ -86,20 +86,13 @@ type diagnoseView struct {
 }
 
 type diagnosisView struct {
-	Source   string
-	Time     string
-	Count    int
+	Source string
+	Time   string
+	Count  int
+	// Roots counts the findings nothing in the report explains.
+	Roots    int
 	Groups   []findingGroup
 	Warnings []string
-}
-
-// linked names a linked finding: its case and message.
-func linked(l lang, f casebook.Finding) string {
-	msg := f.Message
-	if l == langZH && f.MessageZH != "" {
-		msg = f.MessageZH
-	}
-	return f.CaseID + " · " + msg
 }
 
 // nextRow is a next step: the case step it comes from, and its command.
@@ -120,8 +113,11 @@ type findingRow struct {
 	Objects  []string
 	Evidence []string
 	Next     []nextRow
-	// CausedBy and Causes name the linked findings ("S-001 ● message").
-	CausedBy, Causes []string
+	// CaseID and CaseURL name the finding's case, shown on consequences,
+	// whose case differs from the group's.
+	CaseID, CaseURL, CaseTitle string
+	// Consequences are the findings this one explains, nested.
+	Consequences []findingRow
 }
 
 func (s *Server) diagnosePage(w http.ResponseWriter, r *http.Request) {
@@ -169,16 +165,22 @@ func (s *Server) diagnoseUpload(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "diagnose", s.newPage(l, r, "diagnose", tr(l, "diag.uploaded")+" · "+tr(l, "diag.title"), v))
 }
 
-// diagnosisView groups findings by case, most severe case first.
+// diagnosisView shows root causes first: the findings nothing explains,
+// grouped by case, most severe case first, each with the findings it
+// explains nested under it ("→ 导致"), as the CLI's table does.
 func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 	v := &diagnosisView{Source: d.Source, Time: d.Time.Format("2006-01-02 15:04:05 MST"), Count: len(d.Findings)}
-	byCase := map[string]*findingGroup{}
 	byID := map[string]casebook.Finding{}
 	for _, f := range d.Findings {
 		byID[f.ID] = f
 	}
+	byCase := map[string]*findingGroup{}
 	var order []string
 	for _, f := range d.Findings {
+		if isExplained(f, byID) {
+			continue // shown under its cause
+		}
+		v.Roots++
 		g, ok := byCase[f.CaseID]
 		if !ok {
 			g = &findingGroup{caseRow: caseRow{ID: f.CaseID, Title: f.CaseID, Severity: f.Severity, SeverityLabel: severityLabel(l, f.Severity)}}
@@ -188,26 +190,7 @@ func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 			byCase[f.CaseID] = g
 			order = append(order, f.CaseID)
 		}
-		row := findingRow{Message: f.Message, Cause: f.Cause}
-		for _, id := range f.CausedBy {
-			row.CausedBy = append(row.CausedBy, linked(l, byID[id]))
-		}
-		for _, id := range f.Causes {
-			row.Causes = append(row.Causes, linked(l, byID[id]))
-		}
-		if l == langZH && f.MessageZH != "" {
-			row.Message = f.MessageZH
-		}
-		for _, n := range f.Next {
-			row.Next = append(row.Next, nextRow{Title: fmt.Sprintf("%d. %s", n.StepNo, n.Title), Command: n.Command, Node: n.Node})
-		}
-		for _, e := range f.Evidence {
-			row.Evidence = append(row.Evidence, e.String())
-		}
-		for _, o := range f.Objects {
-			row.Objects = append(row.Objects, o.String())
-		}
-		g.Findings = append(g.Findings, row)
+		g.Findings = append(g.Findings, s.findingTree(l, f, byID, map[string]bool{}))
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		a, b := byCase[order[i]], byCase[order[j]]
@@ -223,6 +206,47 @@ func (s *Server) diagnosisView(l lang, d *casebook.Report) *diagnosisView {
 		v.Warnings = append(v.Warnings, w.String())
 	}
 	return v
+}
+
+// isExplained reports whether a finding that is in the report explains f.
+func isExplained(f casebook.Finding, byID map[string]casebook.Finding) bool {
+	for _, id := range f.CausedBy {
+		if _, ok := byID[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// findingTree renders f with the findings it explains under it; seen
+// guards against a cycle in the links.
+func (s *Server) findingTree(l lang, f casebook.Finding, byID map[string]casebook.Finding, seen map[string]bool) findingRow {
+	seen[f.ID] = true
+	row := findingRow{Message: f.Message, Cause: f.Cause, CaseID: f.CaseID}
+	if c, ok := s.lib.Get(f.CaseID); ok {
+		cr := newCaseRow(l, c)
+		row.CaseURL, row.CaseTitle = cr.URL, cr.Title
+	}
+	if l == langZH && f.MessageZH != "" {
+		row.Message = f.MessageZH
+	}
+	for _, n := range f.Next {
+		row.Next = append(row.Next, nextRow{Title: fmt.Sprintf("%d. %s", n.StepNo, n.Title), Command: n.Command, Node: n.Node})
+	}
+	for _, e := range f.Evidence {
+		row.Evidence = append(row.Evidence, e.String())
+	}
+	for _, o := range f.Objects {
+		row.Objects = append(row.Objects, o.String())
+	}
+	for _, id := range f.Causes {
+		c, ok := byID[id]
+		if !ok || seen[id] {
+			continue
+		}
+		row.Consequences = append(row.Consequences, s.findingTree(l, c, byID, seen))
+	}
+	return row
 }
 
 // --- upload -------------------------------------------------------------

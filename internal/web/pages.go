@@ -14,6 +14,7 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/reproduce"
 	"github.com/casebook-dev/casebook/internal/search"
 )
 
@@ -276,6 +277,8 @@ type caseView struct {
 	Signals     []signalView
 	SourcePath  string
 	SourceURL   string
+	// Reproduce is the command that reproduces the case on a lab cluster.
+	Reproduce string
 }
 
 type keyValue struct{ Key, Value string }
@@ -316,7 +319,7 @@ func (s *Server) renderCases() error {
 
 func (s *Server) caseView(l lang, c *casebook.Case, body caseBody) *caseView {
 	v := &caseView{caseRow: newCaseRow(l, c), SummaryEN: c.SummaryEN, EnglishUI: l == langEN, Body: body,
-		References: c.References, SourcePath: s.prefix + c.File}
+		References: c.References, SourcePath: s.prefix + c.File, Reproduce: reproduce.Command(c.ID)}
 	if s.casesFS != nil {
 		v.SourceURL = "/cases/" + c.ID + "/source"
 	}

@@ -826,6 +826,26 @@ func TestDiagnose(t *testing.T) {
 			}
 		}
 	})
+	t.Run("root causes first", func(t *testing.T) {
+		pod := casebook.ObjectRef{Kind: "Pod", Namespace: "shop", Name: "web-0"}
+		d := snapshotDiagnoser(t)
+		d.current = func(context.Context) (*casebook.Report, error) {
+			return &casebook.Report{Source: "x", Findings: []casebook.Finding{
+				{ID: "f1", CaseID: "K-001", Severity: casebook.SeverityCritical, Cause: "c", Message: "storage fault", Objects: []casebook.ObjectRef{pod}, Causes: []string{"f2"}},
+				{ID: "f2", CaseID: "K-002", Severity: casebook.SeverityMajor, Cause: "c", Message: "pod pending", Objects: []casebook.ObjectRef{pod}, CausedBy: []string{"f1"}, Causes: []string{"f3"}},
+				{ID: "f3", CaseID: "N-002", Severity: casebook.SeverityCritical, Cause: "c", Message: "service empty", Objects: []casebook.ObjectRef{pod}, CausedBy: []string{"f2"}},
+			}}, nil
+		}
+		body := do(t, newTestServer(t, Options{Diagnoser: d}).Handler(), "GET", "/diagnose", nil).Body
+		if n := strings.Count(body, `class="finding-group`); n != 1 || !strings.Contains(body, `data-case="K-001">`) {
+			t.Errorf("%d groups, want the root cause's alone (K-001)", n)
+		}
+		// The consequences nest: K-002 under K-001, N-002 under K-002.
+		k2, n2 := strings.Index(body, `<div class="consequence" data-case="K-002">`), strings.Index(body, `<div class="consequence" data-case="N-002">`)
+		if k2 < 0 || n2 < k2 || !strings.Contains(body, "<b>1</b> 个根因 · <b>3</b> 项发现") {
+			t.Errorf("consequences not nested under their cause (K-002 at %d, N-002 at %d)", k2, n2)
+		}
+	})
 	t.Run("no source", func(t *testing.T) {
 		d := snapshotDiagnoser(t)
 		d.source = ""
