@@ -66,6 +66,10 @@ type LogOptions struct {
 	Budget int64
 	// Concurrency bounds the requests in flight (default 4).
 	Concurrency int
+	// MaxRequests bounds the log requests of a run, answered or not
+	// (default 128): a cluster whose kubelets do not answer spends no
+	// bytes, and must not cost a request per pod.
+	MaxRequests int
 }
 
 func (o LogOptions) withDefaults() LogOptions {
@@ -80,6 +84,9 @@ func (o LogOptions) withDefaults() LogOptions {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
+	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = 128
 	}
 	return o
 }
@@ -228,6 +235,7 @@ func (s *State) readLogs(r LogReader, o LogOptions) *Logs {
 		spent   atomic.Int64
 		wg      sync.WaitGroup
 		skipped int
+		asked   int
 		errs    []error
 	)
 	sem := make(chan struct{}, o.Concurrency)
@@ -235,12 +243,17 @@ func (s *State) readLogs(r LogReader, o LogOptions) *Logs {
 		if s.ctx.Err() != nil {
 			break
 		}
+		if asked == o.MaxRequests {
+			skipped++
+			continue
+		}
 		// Reserve the most a tail can cost; what it did not use is given back.
 		if spent.Add(o.LimitBytes) > o.Budget {
 			spent.Add(-o.LimitBytes)
 			skipped++
 			continue
 		}
+		asked++
 		t.TailLines, t.LimitBytes = o.TailLines, o.LimitBytes
 		wg.Add(1)
 		sem <- struct{}{}
@@ -263,6 +276,12 @@ func (s *State) readLogs(r LogReader, o LogOptions) *Logs {
 	}
 	wg.Wait()
 	sortLogs(out.Tails)
+	// A cluster whose kubelets do not answer fails every log alike: a few
+	// say why, the count says how many.
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	if len(errs) > 5 {
+		errs = append(errs[:5], fmt.Errorf("and %d more logs could not be read", len(errs)-5))
+	}
 	out.Err = errors.Join(errs...)
 	if out.Asked > 0 && out.Failed == out.Asked {
 		out.Available = false
@@ -272,7 +291,7 @@ func (s *State) readLogs(r LogReader, o LogOptions) *Logs {
 		out.Why += fmt.Sprintf(", %d failed", out.Failed)
 	}
 	if skipped > 0 {
-		out.Why += fmt.Sprintf(", %d left out by the run's budget of %d bytes", skipped, o.Budget)
+		out.Why += fmt.Sprintf(", %d left out by the run's budget (%d bytes, %d requests)", skipped, o.Budget, o.MaxRequests)
 	}
 	return out
 }
