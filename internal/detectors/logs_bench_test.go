@@ -31,7 +31,9 @@ func (s *logSource) List(_ context.Context, kind casebook.Kind, _ string) ([]run
 	return nil, nil
 }
 
-func (s *logSource) ContainerLog(context.Context, cluster.LogRequest) (string, error) { return s.tail, nil }
+func (s *logSource) ContainerLog(context.Context, cluster.LogRequest) (string, error) {
+	return s.tail, nil
+}
 
 // BenchmarkLogMatch is the log budget's cost on the CPU: the log
 // detectors' one pass over a whole budget of tails (64 tails of 64 KiB,
