@@ -96,6 +96,19 @@ func TestLiveLogsAndMetrics(t *testing.T) {
 		if m := source(res, "K-005", casebook.SourceMetrics); !m.Available {
 			t.Errorf("metrics with the agent's role: %+v", m)
 		}
+		// The real API server's own metrics parse, and a healthy, idle
+		// server crosses none of K-005's thresholds.
+		st := cstate.ParseMetrics(metricsText(t, c), "")
+		for _, f := range []string{"apiserver_request_duration_seconds", "etcd_request_duration_seconds", "apiserver_current_inflight_requests"} {
+			if st.Families[f] == nil {
+				t.Errorf("the API server's /metrics has no %s (%d families)", f, len(st.Families))
+			}
+		}
+		for _, f := range res.Findings {
+			if f.CaseID == "K-005" {
+				t.Errorf("K-005 on a healthy API server: %s %s", f.Cause, f.Message)
+			}
+		}
 		// Authorized, the API server forwarded the request to the pod's
 		// kubelet with the bounds intact; there is no kubelet to answer.
 		var warned []string
@@ -191,4 +204,14 @@ func withoutLogs(t *testing.T, dir string) string {
 		}
 	}
 	return out
+}
+
+// metricsText reads the API server's /metrics as admin.
+func metricsText(t *testing.T, c *cluster) string {
+	t.Helper()
+	data, err := c.kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
