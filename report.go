@@ -25,6 +25,35 @@ type Report struct {
 	Cases map[string]CaseTitle `json:"cases,omitempty" yaml:"cases,omitempty"`
 	// Detectors lists the case IDs of the detectors that ran.
 	Detectors []string `json:"detectors" yaml:"detectors"`
+	// Sources says, per case that was looked for, which kinds of evidence
+	// its detectors read and whether they were available, so that a clean
+	// result says what it means.
+	Sources []CaseSources `json:"sources,omitempty" yaml:"sources,omitempty"`
+}
+
+// Evidence sources a detector may read.
+const (
+	SourceObjects = "objects"
+	SourceEvents  = "events"
+	SourceLogs    = "logs"
+	SourceMetrics = "metrics"
+	// SourcePrometheus is a Prometheus server (diagnose --prometheus).
+	SourcePrometheus = "prometheus"
+)
+
+// CaseSources is what the detectors of one case could read.
+type CaseSources struct {
+	CaseID  string           `json:"case" yaml:"case"`
+	Sources []EvidenceSource `json:"sources" yaml:"sources"`
+}
+
+// EvidenceSource is one kind of evidence and whether it was there.
+type EvidenceSource struct {
+	// Source is objects, events, logs, metrics or prometheus.
+	Source    string `json:"source" yaml:"source"`
+	Available bool   `json:"available" yaml:"available"`
+	// Why says what was read or why it was not ("GET /metrics: forbidden").
+	Why string `json:"why,omitempty" yaml:"why,omitempty"`
 }
 
 // CaseTitle is a case's title in Chinese and English.

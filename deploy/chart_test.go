@@ -52,7 +52,11 @@ rules:
 		if secrets {
 			b.WriteString("{{- if .Values.rbac.secrets }}\n")
 		}
-		fmt.Fprintf(&b, "- apiGroups: %s\n  resources: %s\n  verbs: %s\n", flow(r.APIGroups), flow(r.Resources), flow(r.Verbs))
+		if len(r.NonResourceURLs) > 0 {
+			fmt.Fprintf(&b, "- nonResourceURLs: %s\n  verbs: %s\n", flow(r.NonResourceURLs), flow(r.Verbs))
+		} else {
+			fmt.Fprintf(&b, "- apiGroups: %s\n  resources: %s\n  verbs: %s\n", flow(r.APIGroups), flow(r.Resources), flow(r.Verbs))
+		}
 		if secrets {
 			b.WriteString("{{- end }}\n")
 		}

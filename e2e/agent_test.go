@@ -77,7 +77,10 @@ func TestAgentLive(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		f := &cli.Factory{IO: ios, DetectedCases: detectors.IDs}
-		done <- cli.Run(ctx, f, []string{"agent", "--kubeconfig", kc, "--addr", addr, "--interval", "2s"})
+		done <- cli.Run(ctx, f, []string{"agent", "--kubeconfig", kc, "--addr", addr, "--interval", "2s",
+			// This API server has no kubelet to answer for logs (its log
+			// path is TestLiveLogsAndMetrics').
+			"--logs=false"})
 	}()
 	base := "http://" + addr
 	get := func(path string) (int, []byte, error) {

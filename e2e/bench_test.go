@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	cstate "github.com/casebook-dev/casebook/internal/cluster"
 	"os"
 	"sync"
 	"testing"
@@ -197,7 +198,13 @@ func BenchmarkLiveListOnly(b *testing.B) {
 // BenchmarkLiveDiagnose diagnoses the loaded cluster live: casebook's live
 // source (read-only guard, paginated, four lists at a time) under the CLI's
 // detector set (dedicated detectors and signal matches).
-func BenchmarkLiveDiagnose(b *testing.B) {
+func BenchmarkLiveDiagnose(b *testing.B) { benchLiveDiagnose(b, cstate.LogOptions{}) }
+
+// BenchmarkLiveDiagnoseLogsOff is BenchmarkLiveDiagnose with --logs=false,
+// side by side: the difference is what reading logs costs a run.
+func BenchmarkLiveDiagnoseLogsOff(b *testing.B) { benchLiveDiagnose(b, cstate.LogOptions{Off: true}) }
+
+func benchLiveDiagnose(b *testing.B, logs cstate.LogOptions) {
 	c := benchCluster(b)
 	ctx := context.Background()
 	lib, err := caseload.Load(cases.FS(), "cases/")
@@ -210,7 +217,7 @@ func BenchmarkLiveDiagnose(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := engine.Run(ctx, src, ds, engine.Options{Case: lib.Get})
+		res, err := engine.Run(ctx, src, ds, engine.Options{Case: lib.Get, Logs: logs})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -381,8 +381,10 @@ func (c *cluster) readerConfig(t testing.TB, name string, rules []rbacv1.PolicyR
 	return cfg
 }
 
-// readOnlyRules is what casebook needs: get, list and watch on everything.
-var readOnlyRules = []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}}}
+// readOnlyRules is what casebook needs: get, list and watch on everything,
+// and get on the API server's /metrics.
+var readOnlyRules = []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}},
+	{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
 
 // writeKubeconfig writes a kubeconfig for cfg, for the CLI.
 func writeKubeconfig(t testing.TB, cfg *rest.Config) string {

@@ -17,6 +17,7 @@ import (
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/agent"
 	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/cluster"
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/web"
@@ -41,6 +42,8 @@ type AgentOptions struct {
 	Timeout  time.Duration
 	// RunTimeout bounds one whole diagnosis.
 	RunTimeout time.Duration
+	// Logs reads the log tails of troubled pods (--logs).
+	Logs bool
 	// AllowedHosts are host names the UI answers to, besides the in-cluster
 	// names of the agent's Service.
 	AllowedHosts []string
@@ -55,7 +58,7 @@ type AgentOptions struct {
 
 // NewCmdAgent builds `casebook agent`.
 func NewCmdAgent(f *Factory, runF func(context.Context, *AgentOptions) error) *cobra.Command {
-	opts := &AgentOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Detectors: detectors.All, Signals: detectors.SignalMatch, Rules: f.RuleDetectors}
+	opts := &AgentOptions{IO: f.IO, Library: f.Library, CasesFS: f.CasesFS, Detectors: detectors.All, Signals: detectors.Extra, Rules: f.RuleDetectors}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Keep watching a cluster: re-diagnose it on an interval, serve the UI and Prometheus metrics",
@@ -101,6 +104,7 @@ pod, the names of its Service (casebook-agent, casebook-agent.NAMESPACE,
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 5*time.Minute, "re-diagnose the cluster this often")
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (as diagnose --config)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
+	cmd.Flags().BoolVar(&opts.Logs, "logs", true, "read the log tails (300 lines, 64 KiB each, 4 MiB a run) of pods that crash, restart or are not Ready")
 	cmd.Flags().DurationVar(&opts.RunTimeout, "diagnose-timeout", 5*time.Minute, "give up on a whole diagnosis after this long (counted as an error)")
 	addAllowedHostsFlag(cmd, &opts.AllowedHosts)
 	return cmd
@@ -124,7 +128,7 @@ func agentRun(ctx context.Context, opts *AgentOptions) error {
 	if err != nil {
 		return err
 	}
-	base := web.EngineDiagnoser{Library: lib, Detectors: opts.Detectors(), Timeout: opts.Timeout}
+	base := web.EngineDiagnoser{Library: lib, Detectors: opts.Detectors(), Timeout: opts.Timeout, Logs: cluster.LogOptions{Off: !opts.Logs}}
 	if opts.Signals != nil {
 		base.Detectors = append(base.Detectors, opts.Signals(lib.Cases)...)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/kube"
@@ -32,6 +33,8 @@ type CollectOptions struct {
 	Now    func() time.Time
 	// Progress, when set, returns what shows the collection's progress.
 	Progress func(what string, kinds, detectors int) progress.Observer
+	// Logs collects the log tails of troubled pods (--logs).
+	Logs bool
 }
 
 // NewCmdCollect builds `casebook collect`.
@@ -75,6 +78,7 @@ get/list only, as for diagnose.`,
 		return s, desc, err
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write the bundle to `FILE` (.tar.gz; - for standard output)")
+	cmd.Flags().BoolVar(&opts.Logs, "logs", true, "keep the log tails (300 lines, 64 KiB each, 4 MiB in all) of pods that crash, restart or are not Ready, scanned for credentials")
 	cmd.Flags().StringVar(&opts.RedactConfig, "redact-config", "", "add the secret-scanner rules in `FILE` (gitleaks TOML format) to the built-in ones")
 	return cmd
 }
@@ -114,6 +118,7 @@ func collectRun(ctx context.Context, opts *CollectOptions) error {
 	w := snapshot.NewWriter(&buf, opts.Now().UTC(), red)
 	var notes []string
 	objects := 0
+	var pods []runtime.Object
 	for _, info := range kube.Builtins() {
 		objs, err := src.List(ctx, info.Kind, casebook.AllNamespaces)
 		if err != nil {
@@ -127,6 +132,9 @@ func collectRun(ctx context.Context, opts *CollectOptions) error {
 		if err := w.Add(info, objs); err != nil {
 			return err
 		}
+		if info.Kind == casebook.KindPod {
+			pods = objs
+		}
 		objects += len(objs)
 	}
 	custom, err := collectCustom(ctx, src, w, func(err error) {
@@ -137,6 +145,14 @@ func collectRun(ctx context.Context, opts *CollectOptions) error {
 		return err
 	}
 	objects += custom
+	extra, err := collectLogsAndMetrics(ctx, src, pods, opts.Logs, w, red, func(err error) {
+		fmt.Fprintf(opts.IO.ErrOut, "%s %v (not in the bundle)\n", opts.IO.Style(styleYellow, "warning:"), err)
+		notes = append(notes, fmt.Sprintf("- %v (not in the bundle)", err))
+	})
+	if err != nil {
+		return err
+	}
+	objects += extra
 	progress.Done(prog)
 	readme := fmt.Sprintf(`casebook snapshot bundle
 

@@ -338,7 +338,7 @@ func collectCorpus(t *testing.T, src casebook.Source, extra ...string) (string, 
 	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
 	ios, _, _, errOut := TestStreams()
 	opts := &CollectOptions{IO: ios, Output: bundle, Now: func() time.Time { return time.Date(2026, 12, 8, 1, 0, 0, 0, time.UTC) },
-		Source: func(context.Context) (casebook.Source, string, error) { return src, "corpus", nil }}
+		Source: func(context.Context) (casebook.Source, string, error) { return src, "corpus", nil }, Logs: true}
 	if len(extra) > 0 {
 		opts.RedactConfig = extra[0]
 	}

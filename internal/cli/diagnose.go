@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/cluster"
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/live"
@@ -49,6 +51,10 @@ type DiagnoseOptions struct {
 	Timeout time.Duration
 	// Limits bound reading the snapshot.
 	Limits snapshot.Limits
+	// Logs reads the log tails of troubled pods (--logs).
+	Logs bool
+	// Prometheus is the URL of a Prometheus server to query (--prometheus).
+	Prometheus string
 	// Version is casebook's version, which SARIF, JUnit and HTML name.
 	Version string
 }
@@ -152,7 +158,7 @@ func (o *ClusterOptions) connect(ctx context.Context) (*live.Source, string, err
 
 // NewCmdDiagnose builds `casebook diagnose`.
 func NewCmdDiagnose(f *Factory, runF func(*DiagnoseOptions) error) *cobra.Command {
-	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.SignalMatch, Rules: f.RuleDetectors, Progress: f.progress, Version: f.Version}
+	opts := &DiagnoseOptions{IO: f.IO, Library: f.Library, Detectors: detectors.All, Signals: detectors.Extra, Rules: f.RuleDetectors, Progress: f.progress, Version: f.Version}
 	cmd := &cobra.Command{
 		Use:   "diagnose [--snapshot PATH | cluster flags]",
 		Short: "Find known cases in a live cluster or an offline snapshot",
@@ -189,6 +195,8 @@ or above --fail-on.`,
 	cmd.Flags().StringVar(&opts.Lang, "lang", "", "language of the findings: zh or en (default from LC_ALL, LC_MESSAGES or LANG; zh when they say neither)")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "minor", "exit 3 when a finding is at least this severe: critical, major, minor or none")
 	cmd.Flags().StringVar(&opts.Config, "config", "", "ignore accepted findings listed in `FILE` (by case, namespace, object name pattern)")
+	cmd.Flags().BoolVar(&opts.Logs, "logs", true, "read the log tails (300 lines, 64 KiB each, 4 MiB a run) of pods that crash, restart or are not Ready, and match them against the cases")
+	cmd.Flags().StringVar(&opts.Prometheus, "prometheus", "", "also read Gatekeeper's validation latency (O-004) and node disk latency (S-002) from the Prometheus server at `URL` (PromQL over its HTTP API, GET only)")
 	cmd.Flags().DurationVar(&opts.Timeout, "detector-timeout", 60*time.Second, "give up on a detector after this long (it becomes a warning)")
 	addSnapshotLimitFlags(cmd, &opts.Limits)
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions(diagnoseOutputs))
@@ -263,6 +271,13 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		src, source = s, desc
 	}
 
+	var prom *cluster.Prometheus
+	if opts.Prometheus != "" {
+		if u, err := url.Parse(opts.Prometheus); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageErrorf("--prometheus %s: want an http:// or https:// URL", opts.Prometheus)
+		}
+		prom = &cluster.Prometheus{URL: opts.Prometheus}
+	}
 	ds := opts.Detectors()
 	if opts.Signals != nil {
 		ds = append(ds, opts.Signals(lib.Cases)...)
@@ -276,7 +291,8 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		prog = opts.Progress("diagnose", 0, len(ds))
 	}
 	d, err := engine.Diagnose(ctx, progress.Source(src, prog), ds, engine.Diagnosis{Source: source, SourceWarnings: warnings},
-		engine.Options{Timeout: opts.Timeout, Case: lookup, Exclusions: excl, DetectorDone: progress.DetectorDone(prog)})
+		engine.Options{Timeout: opts.Timeout, Case: lookup, Exclusions: excl, DetectorDone: progress.DetectorDone(prog),
+			Logs: cluster.LogOptions{Off: !opts.Logs}, Prometheus: prom})
 	progress.Done(prog)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

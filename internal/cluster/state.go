@@ -50,6 +50,11 @@ type State struct {
 	services lazy[*ServiceIndex]
 	storage  lazy[*StorageIndex]
 	nodes    lazy[*NodeIndex]
+
+	logOpts LogOptions
+	logs    lazy[*Logs]
+	metrics lazy[*Metrics]
+	prom    *Prometheus
 }
 
 type listKey struct {

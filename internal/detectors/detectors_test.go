@@ -53,6 +53,13 @@ func goldenFindings(t *testing.T, file string, fs []casebook.Finding) {
 // (SignalMatch), which find several cases.
 const signalFixtures = "SIGNALS"
 
+// logFixtures and metricFixtures are the testdata directories of the log
+// detectors (LogMatch) and the metric detectors (MetricDetectors).
+const (
+	logFixtures    = "LOGS"
+	metricFixtures = "METRICS"
+)
+
 // fixture is one snapshot under testdata/<ID>/<variant>/.
 type fixture struct {
 	caseID, variant, dir string
@@ -153,7 +160,7 @@ func TestEveryDetectorOverEveryFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append(detectors.All(), detectors.SignalMatch(lib.Cases)...)
+	all := detectors.Set(lib.Cases)
 	for _, fx := range fixtures(t) {
 		t.Run(fx.caseID+"/"+fx.variant, func(t *testing.T) {
 			snap, err := snapshot.Load(fx.dir)
@@ -182,7 +189,9 @@ func TestEveryDetectorOverEveryFixture(t *testing.T) {
 				own := false
 				for _, w := range want {
 					own = own || strings.HasPrefix(w, fx.caseID+" ") ||
-						fx.caseID == signalFixtures && strings.Fields(w)[1] == "signal"
+						fx.caseID == signalFixtures && strings.Fields(w)[1] == "signal" ||
+						fx.caseID == logFixtures && strings.Fields(w)[1] == "log" ||
+						fx.caseID == metricFixtures
 				}
 				if !own {
 					t.Fatalf("broken fixture of %s expects no %s finding", fx.caseID, fx.caseID)
@@ -238,7 +247,7 @@ func TestEveryDetectorHasFixturesAndACase(t *testing.T) {
 		}
 	}
 	for id := range have {
-		if !seen[id] && id != signalFixtures {
+		if !seen[id] && id != signalFixtures && id != logFixtures && id != metricFixtures {
 			t.Errorf("testdata/%s has no detector", id)
 		}
 	}

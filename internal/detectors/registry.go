@@ -36,10 +36,19 @@ func All() []engine.Detector {
 }
 
 // Set returns the detectors a diagnosis runs over a library: every
-// dedicated detector, then the signal matches of the cases without one.
-// The CLI, serve, the agent and the benchmarks all run this set.
+// dedicated detector, then the signal matches of the cases without one,
+// then the matches over container logs and the detectors of the API
+// server's metrics. The CLI, serve, the agent and the benchmarks all run this set.
 func Set(cases []*casebook.Case) []engine.Detector {
-	return append(All(), SignalMatch(cases)...)
+	return append(All(), Extra(cases)...)
+}
+
+// Extra returns the detectors of a diagnosis besides the dedicated ones:
+// the signal matches, the matches over container logs and the detectors
+// of the API server's metrics.
+func Extra(cases []*casebook.Case) []engine.Detector {
+	out := append(SignalMatch(cases), LogMatch(cases)...)
+	return append(out, MetricDetectors()...)
 }
 
 // IDs returns the case IDs that have a detector.
@@ -54,3 +63,10 @@ func IDs() []string {
 // Kinds returns every kind the detectors read: what a run preloads, what
 // collect writes and what the agent's ClusterRole must allow.
 func Kinds() []casebook.Kind { return engine.Kinds(All()) }
+
+// MetricDetectors are the detectors that read metrics: the API server's
+// own (cluster.State.Metrics) and a Prometheus server's (diagnose
+// --prometheus): a second detector of their case, next to its signal match.
+func MetricDetectors() []engine.Detector {
+	return []engine.Detector{ControlPlaneHighLoad{}, GatekeeperLatency{}, StoragePerformance{}}
+}

@@ -35,6 +35,7 @@ func Diagnose(ctx context.Context, src casebook.Source, detectors []Detector, d 
 	r.Findings = res.Findings
 	r.Warnings = append(append(r.Warnings, d.SourceWarnings...), res.Warnings...)
 	r.Detectors = res.Detectors
+	r.Sources = res.Sources
 	r.Cases = map[string]casebook.CaseTitle{}
 	for _, f := range res.Findings {
 		if opts.Case == nil {

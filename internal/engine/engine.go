@@ -59,6 +59,10 @@ type Options struct {
 	Case func(id string) (*casebook.Case, bool)
 	// Exclusions drop accepted findings; nil keeps everything.
 	Exclusions *Exclusions
+	// Logs bound the container log tails the run reads (Off turns them off).
+	Logs cluster.LogOptions
+	// Prometheus, when set, is a Prometheus server detectors may query.
+	Prometheus *cluster.Prometheus
 	// DetectorDone, when set, is called as each detector finishes (for a
 	// progress display); it must be safe for concurrent use.
 	DetectorDone func(caseID string)
@@ -72,6 +76,8 @@ type Result struct {
 	Excluded int
 	// Detectors lists the case IDs of the detectors that ran.
 	Detectors []string
+	// Sources says per case which evidence its detectors could read.
+	Sources []casebook.CaseSources
 }
 
 // Run runs every detector over src and returns the grouped findings and the
@@ -84,6 +90,8 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 		opts.Timeout = 60 * time.Second
 	}
 	st := cluster.Load(ctx, src, Kinds(detectors), opts.Concurrency)
+	st.SetLogOptions(opts.Logs)
+	st.SetPrometheus(opts.Prometheus)
 	type outcome struct {
 		findings []casebook.Finding
 		warnings []casebook.Warning
@@ -114,8 +122,19 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	}
 	res := &Result{}
 	var all []casebook.Finding
+	ran := map[string]bool{}
+	// The detector that found a case's cause gives its next steps.
+	byCause := map[[2]string]Detector{}
 	for i, o := range outcomes {
-		res.Detectors = append(res.Detectors, detectors[i].CaseID())
+		for _, f := range o.findings {
+			if _, ok := byCause[[2]string{f.CaseID, f.Cause}]; !ok {
+				byCause[[2]string{f.CaseID, f.Cause}] = detectors[i]
+			}
+		}
+		if id := detectors[i].CaseID(); !ran[id] {
+			ran[id] = true
+			res.Detectors = append(res.Detectors, id)
+		}
 		all = append(all, o.findings...)
 		res.Warnings = append(res.Warnings, o.warnings...)
 	}
@@ -125,7 +144,11 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	res.Findings = group(all)
 	byCase := map[string]Detector{}
 	for _, d := range detectors {
-		byCase[d.CaseID()] = d
+		// A case may have more than one detector (its own and a pass over
+		// logs): the first, its own, speaks for the case.
+		if _, ok := byCase[d.CaseID()]; !ok {
+			byCase[d.CaseID()] = d
+		}
 	}
 	for i := range res.Findings {
 		f := &res.Findings[i]
@@ -137,13 +160,17 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 			}
 		}
 		ts := defaultNext(f)
-		if s, ok := byCase[f.CaseID].(Stepper); ok {
+		own := byCase[f.CaseID]
+		if d, ok := byCause[[2]string{f.CaseID, f.Cause}]; ok {
+			own = d
+		}
+		if s, ok := own.(Stepper); ok {
 			if own := s.NextSteps(f); len(own) > 0 {
 				ts = own
 			}
 		}
 		f.Next = fillNext(st, c, f, ts)
-		if t, ok := byCase[f.CaseID].(Translator); ok && f.MessageZH == "" {
+		if t, ok := own.(Translator); ok && f.MessageZH == "" {
 			f.MessageZH = t.MessageZH(f)
 		}
 		if f.MessageZH == "" {
@@ -152,6 +179,7 @@ func Run(ctx context.Context, src casebook.Source, detectors []Detector, opts Op
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].SortKey() < res.Findings[j].SortKey() })
 	res.Findings = link(st, res.Findings, byCase)
+	res.Sources, res.Warnings = sources(st, detectors, res.Warnings)
 	res.Warnings = dedupeWarnings(res.Warnings)
 	return res, nil
 }

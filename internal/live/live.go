@@ -54,6 +54,7 @@ type Options struct {
 type Source struct {
 	opts    Options
 	clients map[schema.GroupVersion]rest.Interface
+	raw     rest.Interface
 	meta    metadata.Interface
 	dyn     dynamic.Interface
 	disc    discovery.DiscoveryInterface
@@ -119,7 +120,17 @@ func New(cfg *rest.Config, opts Options) (*Source, error) {
 		}
 		s.clients[gv] = rc
 	}
-	var err error
+	// Logs and the server's own endpoints answer text, and their errors
+	// come as JSON Status objects: a JSON client reads those.
+	raw := rest.CopyConfig(cfg)
+	raw.GroupVersion = &schema.GroupVersion{Version: "v1"}
+	raw.APIPath = "/api"
+	raw.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	rc, err := rest.RESTClientFor(raw)
+	if err != nil {
+		return nil, fmt.Errorf("client for logs: %w", err)
+	}
+	s.raw = rc
 	if s.meta, err = metadata.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -382,7 +393,10 @@ func (r readOnly) check(req *http.Request) error {
 			return fmt.Errorf("casebook is read-only: refusing %s %s outside the API path %s", req.Method, p, r.prefix)
 		}
 	}
-	return CheckRequest(req)
+	if err := CheckRequest(req); err != nil {
+		return err
+	}
+	return checkSubresource(req, strings.TrimPrefix(req.URL.Path, r.prefix))
 }
 
 // errWholeSecret marks a Secret list that asks for more than metadata.

@@ -41,6 +41,10 @@ type source struct {
 	o   Observer
 }
 
+// Unwrap returns the source underneath, for its optional interfaces (a
+// live source also reads logs and metrics).
+func (s *source) Unwrap() casebook.Source { return s.src }
+
 func (s *source) List(ctx context.Context, kind casebook.Kind, ns string) ([]runtime.Object, error) {
 	objs, err := s.src.List(ctx, kind, ns)
 	if err == nil {

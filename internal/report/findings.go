@@ -141,6 +141,7 @@ func DiagnoseTable(w io.Writer, d *casebook.Report, color bool, lang Lang) error
 		}
 		b.WriteString("\n")
 	}
+	writeSources(&b, p, d)
 	if len(d.Warnings) > 0 {
 		fmt.Fprintf(&b, "%s\n", p.paint(ansiBold+ansiYellow, "Warnings (these checks are incomplete):"))
 		for _, w := range d.Warnings {

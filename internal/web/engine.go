@@ -8,6 +8,7 @@ import (
 
 	casebook "github.com/casebook-dev/casebook"
 	"github.com/casebook-dev/casebook/internal/caseload"
+	"github.com/casebook-dev/casebook/internal/cluster"
 	"github.com/casebook-dev/casebook/internal/engine"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
@@ -28,6 +29,8 @@ type EngineDiagnoser struct {
 	Exclusions     *engine.Exclusions
 	// Timeout bounds each detector; 0 is the engine's default.
 	Timeout time.Duration
+	// Logs bound the container logs a live Src's diagnosis reads.
+	Logs cluster.LogOptions
 	// UploadLimits bound what the snapshot of one upload may hold; zero
 	// takes DefaultUploadLimits.
 	UploadLimits snapshot.Limits
@@ -93,7 +96,7 @@ func (d *EngineDiagnoser) Snapshot(ctx context.Context, dir string) (*casebook.R
 }
 
 func (d *EngineDiagnoser) run(ctx context.Context, src casebook.Source, what engine.Diagnosis) (*casebook.Report, error) {
-	r, err := engine.Diagnose(ctx, src, d.Detectors, what, engine.Options{Case: d.Library.Get, Exclusions: d.Exclusions, Timeout: d.Timeout})
+	r, err := engine.Diagnose(ctx, src, d.Detectors, what, engine.Options{Case: d.Library.Get, Exclusions: d.Exclusions, Timeout: d.Timeout, Logs: d.Logs})
 	if err != nil {
 		return nil, fmt.Errorf("diagnose: %w", err)
 	}
