@@ -21,6 +21,7 @@ import (
 	"github.com/casebook-dev/casebook/internal/cluster"
 	"github.com/casebook-dev/casebook/internal/detectors"
 	"github.com/casebook-dev/casebook/internal/engine"
+	"github.com/casebook-dev/casebook/internal/rules"
 	"github.com/casebook-dev/casebook/internal/snapshot"
 )
 
@@ -111,22 +112,6 @@ func fixtures(t *testing.T) []fixture {
 	return out
 }
 
-// findingLines flattens findings to one line per object: CASE CAUSE KIND NS/NAME.
-func findingLines(fs []casebook.Finding) []string {
-	var out []string
-	for _, f := range fs {
-		for _, o := range f.Objects {
-			name := o.Name
-			if o.Namespace != "" {
-				name = o.Namespace + "/" + o.Name
-			}
-			out = append(out, strings.Join([]string{f.CaseID, f.Cause, o.Kind, name}, " "))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 func readExpect(t *testing.T, dir string) []string {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, "expect.txt"))
@@ -180,7 +165,7 @@ func TestEveryDetectorOverEveryFixture(t *testing.T) {
 			if fx.broken() {
 				goldenFindings(t, filepath.Join(fx.dir, "findings.golden"), res.Findings)
 			}
-			got := findingLines(res.Findings)
+			got := rules.Lines(res.Findings)
 			want := readExpect(t, fx.dir)
 			if !fx.broken() && len(want) > 0 {
 				t.Fatalf("a fixed fixture expects no findings, but expect.txt lists %v", want)
