@@ -528,32 +528,21 @@ func tolerates(tol corev1.Toleration, t corev1.Taint) bool {
 	return false
 }
 
+// k002ResourceSteps are the next steps of every "not enough of a resource"
+// cause: the pod's own message, then what the nodes have allocated.
+var k002ResourceSteps = []engine.StepTemplate{
+	{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
+	{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
+}
+
 // k002Steps are the next steps of PodSchedulingFailed findings, by cause.
 var k002Steps = stepsByCause{
-	"insufficient-cpu": {
-		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
-	},
-	"insufficient-memory": {
-		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
-	},
-	"insufficient-pods": {
-		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
-	},
-	"insufficient-ephemeral-storage": {
-		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
-	},
-	"insufficient-resource": {
-		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
-	},
-	"too-many-pods": {
-		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPod, Cmd: `kubectl describe nodes | grep -A 8 'Allocated resources'`},
-	},
+	"insufficient-cpu":               k002ResourceSteps,
+	"insufficient-memory":            k002ResourceSteps,
+	"insufficient-pods":              k002ResourceSteps,
+	"insufficient-ephemeral-storage": k002ResourceSteps,
+	"insufficient-resource":          k002ResourceSteps,
+	"too-many-pods":                  k002ResourceSteps,
 	"untolerated-taint": {
 		{Step: 1, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
 		{Step: 4, Kind: casebook.KindPod, Cmd: `kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints`},
