@@ -301,16 +301,17 @@ func classNames(sto *storage) string {
 	return strings.Join(names, ", ")
 }
 
+// s001ClassSteps are the next steps of the causes about the claim's
+// StorageClass: the claim's events, then the classes there are.
+var s001ClassSteps = []engine.StepTemplate{
+	{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
+	{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
+}
+
 // s001Steps are the next steps of PVCMountFailed findings, by cause.
 var s001Steps = stepsByCause{
-	"storage-class-missing": {
-		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
-	},
-	"no-default-storage-class": {
-		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
-	},
+	"storage-class-missing":    s001ClassSteps,
+	"no-default-storage-class": s001ClassSteps,
 	"provisioner-missing": {
 		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
 		{Step: 4, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl -n kube-system get deploy,pods -l app=local-path-provisioner`},
@@ -319,10 +320,7 @@ var s001Steps = stepsByCause{
 		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
 		{Step: 4, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
 	},
-	"access-mode-unsupported": {
-		{Step: 2, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl describe pvc -n %ns% %name%`},
-		{Step: 3, Kind: casebook.KindPersistentVolumeClaim, Cmd: `kubectl get storageclass`},
-	},
+	"access-mode-unsupported": s001ClassSteps,
 	"multi-attach": {
 		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl describe pod -n %ns% %name%`},
 		{Step: 6, Kind: casebook.KindPod, Cmd: `kubectl get volumeattachments`},
