@@ -1,9 +1,10 @@
 package cli
 
 import (
-	"archive/tar"
+	"github.com/casebook-dev/casebook/internal/snapshot/snapshottest"
+	"strings"
+
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,36 +60,12 @@ func TestDiagnoseNothingRead(t *testing.T) {
 	}
 }
 
-// writeBomb writes a .tar.gz of one YAML file of size bytes of comment
-// lines: about 3 KiB compressed per MiB.
-func writeBomb(t testing.TB, path string, size int64) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
-	tw := tar.NewWriter(gz)
-	if err := tw.WriteHeader(&tar.Header{Name: "bomb.yaml", Mode: 0o600, Size: size, Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	line := []byte("#" + strings.Repeat(" ", 1022) + "\n")
-	for w := int64(0); w < size; w += int64(len(line)) {
-		if _, err := tw.Write(line[:min(int64(len(line)), size-w)]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tw.Close()
-	gz.Close()
-}
-
 // TestDiagnoseUnpackLimit: a small archive that unpacks beyond
 // --max-unpacked-bytes is refused (exit 2) before it is decompressed, and
 // the defaults are generous.
 func TestDiagnoseUnpackLimit(t *testing.T) {
 	bomb := filepath.Join(t.TempDir(), "bomb.tar.gz")
-	writeBomb(t, bomb, 128<<20)
+	snapshottest.WriteBomb(t, bomb, 128<<20)
 	st, _ := os.Stat(bomb)
 	t.Logf("the bomb: %d KiB unpacking to 128 MiB", st.Size()>>10)
 	start := time.Now()

@@ -1,8 +1,9 @@
 package snapshot
 
 import (
-	"archive/tar"
-	"compress/gzip"
+	"github.com/casebook-dev/casebook/internal/snapshot/snapshottest"
+	"strings"
+
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -219,40 +219,12 @@ func (endless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// writeBomb writes a .tar.gz whose one entry is size bytes of a YAML
-// comment: a few hundred KiB compressed per 100 MiB.
-func writeBomb(t testing.TB, path string, size int64) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
-	tw := tar.NewWriter(gz)
-	if err := tw.WriteHeader(&tar.Header{Name: "bomb.yaml", Mode: 0o600, Size: size, Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	line := []byte("#" + strings.Repeat(" ", 62) + "\n")
-	for w := int64(0); w < size; w += int64(len(line)) {
-		if _, err := tw.Write(line[:min(int64(len(line)), size-w)]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := gz.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestTarBomb: a small archive that unpacks to more than the limit stops at
 // the entry's header, before anything is decompressed; an entry whose header
 // lies about its size stops at the limit while it is read.
 func TestTarBomb(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bomb.tar.gz")
-	writeBomb(t, path, 64<<20)
+	snapshottest.WriteBomb(t, path, 64<<20)
 	st, _ := os.Stat(path)
 	t.Logf("%s unpacks to 64 MiB", byteSize(st.Size()))
 	start := time.Now()
